@@ -1,0 +1,57 @@
+// swift-tools-version:6.0
+//
+// slotproxy: a Redis Cluster routing proxy. The package reads as the request path:
+//   CLibevent        the C shim over libevent (system library)
+//   SlotProxyCore    pure Swift, no I/O: RESP, command table, slots, topology, routing, config
+//   SlotProxyServer  the thin libevent layer: workers, client sessions, backend connections
+//   slotproxy        the executable: command line, config, start, signals
+import PackageDescription
+
+let package = Package(
+    name: "slotproxy",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "slotproxy", targets: ["slotproxy"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibevent",
+            pkgConfig: "libevent",
+            providers: [.apt(["libevent-dev"])]
+        ),
+        .target(
+            name: "SlotProxyCore",
+            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
+        ),
+        .target(
+            name: "SlotProxyServer",
+            dependencies: [
+                "CLibevent",
+                "SlotProxyCore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: [
+                .swiftLanguageMode(.v5),
+                .unsafeFlags(["-enforce-exclusivity=unchecked"]),
+            ]
+        ),
+        .executableTarget(
+            name: "slotproxy",
+            dependencies: [
+                "SlotProxyServer",
+                "SlotProxyCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        .testTarget(
+            name: "SlotProxyCoreTests",
+            dependencies: ["SlotProxyCore"]
+        ),
+    ]
+)

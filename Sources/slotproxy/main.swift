@@ -1,0 +1,2 @@
+import SlotProxyServer
+print("slotproxy")
