@@ -1,0 +1,77 @@
+// A worker's backend connections, one shared connection per node and protocol version
+// (RESP2 clients use RESP2 connections, RESP3 clients RESP3 ones: replies are never
+// translated). The hot path reaches a primary's connection by its slot-map index; nodes
+// reached only by ASK are found by address.
+
+import SlotProxyCore
+
+final class BackendPool {
+    unowned(unsafe) var worker: Worker!
+
+    /// Connections of one node, created on first use.
+    final class Node {
+        let address: NodeAddress
+        var resp2: BackendConnection?
+        var resp3: BackendConnection?
+        init(address: NodeAddress) { self.address = address }
+    }
+
+    private var byAddress: [NodeAddress: Node] = [:]
+    /// Aligned with the slot map's primaries.
+    private var byIndex: [Node] = []
+
+    /// Re-aligns the index with a new or patched slot map; connections to nodes that are no
+    /// longer primaries and not in use are closed.
+    func adopt(_ slotMap: SlotMap) {
+        byIndex = slotMap.primaries.map { address in
+            if let n = byAddress[address] { return n }
+            let n = Node(address: address)
+            byAddress[address] = n
+            return n
+        }
+        let keep = Set(slotMap.primaries)
+        for (address, node) in byAddress where !keep.contains(address) {
+            let busy = (node.resp2?.pendingCount ?? 0) + (node.resp3?.pendingCount ?? 0) > 0
+            if !busy {
+                node.resp2?.close()
+                node.resp3?.close()
+                byAddress[address] = nil
+            }
+        }
+    }
+
+    @inline(__always)
+    func connection(node index: UInt16, protocolVersion: Int) -> BackendConnection {
+        connection(of: byIndex[Int(index)], protocolVersion: protocolVersion)
+    }
+
+    func connection(address: NodeAddress, protocolVersion: Int) -> BackendConnection {
+        if let n = byAddress[address] { return connection(of: n, protocolVersion: protocolVersion) }
+        let n = Node(address: address)
+        byAddress[address] = n
+        return connection(of: n, protocolVersion: protocolVersion)
+    }
+
+    @inline(__always)
+    private func connection(of node: Node, protocolVersion: Int) -> BackendConnection {
+        if protocolVersion >= 3 {
+            if let c = node.resp3 { return c }
+            let c = BackendConnection(worker: worker, address: node.address, protocolVersion: 3)
+            node.resp3 = c
+            return c
+        }
+        if let c = node.resp2 { return c }
+        let c = BackendConnection(worker: worker, address: node.address, protocolVersion: 2)
+        node.resp2 = c
+        return c
+    }
+
+    func closeAll() {
+        for node in byAddress.values {
+            node.resp2?.close()
+            node.resp3?.close()
+        }
+        byAddress = [:]
+        byIndex = []
+    }
+}

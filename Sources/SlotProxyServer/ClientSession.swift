@@ -1,0 +1,228 @@
+// One client connection. Bytes read from the socket are parsed in place into requests;
+// each request is answered locally, refused, or forwarded (its original bytes, unchanged)
+// to the backend connection of the primary that owns its slot. Replies come back through
+// `deliver`, in any order, and leave in request order (ReplyQueue).
+//
+//   socket → read (worker scratch, or `input` while a frame is partial) → RequestParser
+//          → dispatch → BackendConnection.enqueue / local reply
+//   BackendConnection → deliver(sequence) → `output` (in order) → flush (once per loop)
+
+import CLibevent
+import Glibc
+import SlotProxyCore
+
+final class ClientSession {
+    unowned let worker: Worker
+    let fd: Int32
+    let id: Int64
+    let parser: RequestParser
+
+    private var readEvent: OpaquePointer?
+    private var writeEvent: OpaquePointer?
+    private var writeArmed = false
+    private var input = ByteBuffer()
+    private var output = ByteBuffer()
+    var replies = ReplyQueue()
+    private var isDirty = false
+    private(set) var closed = false
+    /// Set by QUIT and protocol errors: close once every owed reply is written.
+    private var closeAfterReplies = false
+    private var lastActiveTick = 0
+
+    /// 2 or 3, switched by HELLO.
+    var protocolVersion = 2
+    var name: String?
+
+    init(worker: Worker, fd: Int32, id: Int64) {
+        self.worker = worker
+        self.fd = fd
+        self.id = id
+        let config = worker.context.config
+        self.parser = RequestParser(maxBulkLength: config.protoMaxBulkLen, maxMultibulkCount: 1024 * 1024,
+                                    maxInlineLength: 64 * 1024)
+        self.lastActiveTick = worker.tick
+    }
+
+    func start() {
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        readEvent = event_new(worker.base, fd, Int16(EV_READ | EV_PERSIST), clientReadCallback, me)
+        writeEvent = event_new(worker.base, fd, Int16(EV_WRITE | EV_PERSIST), clientWriteCallback, me)
+        event_add(readEvent, nil)
+    }
+
+    func isIdle(since tick: Int) -> Bool {
+        lastActiveTick <= tick && replies.isEmpty
+    }
+
+    // MARK: - Reading and parsing
+
+    fileprivate func onReadable() {
+        guard !closed else { return }
+        lastActiveTick = worker.tick
+        if input.isEmpty {
+            let n = read(fd, worker.scratch, worker.scratchSize)
+            guard n > 0 else { return readFailed(n) }
+            worker.stats.bytesIn.add(n)
+            let consumed = process(worker.scratch, count: n)
+            if consumed < n && !closed && !closeAfterReplies {
+                input.append(worker.scratch + consumed, n - consumed)
+            }
+        } else {
+            // A frame is partial: read straight behind it, as much as it still needs.
+            input.reserveWritable(max(16 * 1024, parser.bytesNeeded - input.readableCount))
+            let n = read(fd, input.writePointer, input.writableCount)
+            guard n > 0 else { return readFailed(n) }
+            worker.stats.bytesIn.add(n)
+            input.didWrite(n)
+            let consumed = process(input.readPointer, count: input.readableCount)
+            guard !closed else { return }
+            input.consume(consumed)
+            if input.isEmpty { input.releaseIfEmpty() }
+        }
+        if input.readableCount > worker.context.config.clientQueryBufferLimit {
+            worker.logger.warning("closing client: query buffer limit reached", metadata: ["id": "\(id)"])
+            close()
+        }
+    }
+
+    private func readFailed(_ n: Int) {
+        if n < 0 && (errno == EAGAIN || errno == EINTR) { return }
+        close()
+    }
+
+    /// Handles every complete request in `count` bytes at `base`; returns the bytes used.
+    private func process(_ base: UnsafeMutablePointer<UInt8>, count: Int) -> Int {
+        var offset = 0
+        while offset < count && !closed && !closeAfterReplies {
+            switch parser.parse(base + offset, count: count - offset) {
+            case .frame(let length, let inline):
+                if inline {
+                    parser.inlineFrame.withUnsafeBufferPointer { f in
+                        dispatch(parser.arguments(base: f.baseAddress!), frame: UnsafeRawBufferPointer(f))
+                    }
+                } else {
+                    dispatch(parser.arguments(base: base + offset),
+                             frame: UnsafeRawBufferPointer(start: base + offset, count: length))
+                }
+                offset += length
+            case .empty(let length):
+                offset += length
+            case .needMore:
+                return offset
+            case .error(let error):
+                respondError(error.message)
+                stopReading()
+                return count
+            }
+        }
+        return offset
+    }
+
+    /// Redis closes a connection after a protocol error (once its reply is out) and so do we.
+    private func stopReading() {
+        closeAfterReplies = true
+        if let e = readEvent { event_del(e) }
+        markDirty()
+    }
+
+    /// QUIT: +OK, then close once it is written.
+    func quit() {
+        respond(RESPReply.ok)
+        stopReading()
+    }
+
+    // MARK: - Replies
+
+    /// A reply known now (local answer or error), queued behind any reply still owed.
+    func respond(_ bytes: [UInt8]) {
+        if replies.isEmpty {
+            output.append(bytes)
+            markDirty()
+        } else {
+            _ = replies.append(ready: true, bytes: bytes)
+        }
+    }
+
+    func respondError(_ message: String) {
+        respond(RESPReply.error(message))
+    }
+
+    /// A backend's reply for request `sequence`.
+    @inline(__always)
+    func deliver(_ sequence: UInt64, _ reply: UnsafeRawBufferPointer) {
+        guard !closed else { return }
+        if sequence == replies.headSequence {
+            output.append(reply)
+            replies.removeHead()
+            while let held = replies.popReadyHead() { output.append(held) }
+            markDirty()
+        } else {
+            replies.hold(sequence, Array(reply))
+        }
+    }
+
+    func deliverError(_ sequence: UInt64, _ message: String) {
+        RESPReply.error(message).withUnsafeBytes { deliver(sequence, $0) }
+    }
+
+    @inline(__always)
+    private func markDirty() {
+        if !isDirty {
+            isDirty = true
+            worker.markDirty(self)
+        }
+    }
+
+    // MARK: - Writing
+
+    func flush() {
+        isDirty = false
+        guard !closed else { return }
+        while !output.isEmpty {
+            let n = write(fd, output.readPointer, output.readableCount)
+            if n > 0 {
+                worker.stats.bytesOut.add(n)
+                output.consume(n)
+            } else if n < 0 && errno == EINTR {
+                continue
+            } else if n < 0 && errno == EAGAIN {
+                if !writeArmed { writeArmed = true; event_add(writeEvent, nil) }
+                return
+            } else {
+                close()
+                return
+            }
+        }
+        if writeArmed { writeArmed = false; event_del(writeEvent) }
+        output.releaseIfEmpty(keepingUpTo: 4096)
+        replies.shrinkIfIdle()
+        if closeAfterReplies && replies.isEmpty { close() }
+    }
+
+    fileprivate func onWritable() {
+        flush()
+    }
+
+    /// Closes the socket at once. Replies still in flight are dropped when they arrive.
+    func close() {
+        guard !closed else { return }
+        closed = true
+        if let e = readEvent { event_free(e) }
+        if let e = writeEvent { event_free(e) }
+        readEvent = nil
+        writeEvent = nil
+        Glibc.close(fd)
+        input.deallocate()
+        output.deallocate()
+        replies = ReplyQueue()
+        worker.clientClosed(self)
+    }
+}
+
+private let clientReadCallback: event_callback_fn = { _, _, ctx in
+    Unmanaged<ClientSession>.fromOpaque(ctx!).takeUnretainedValue().onReadable()
+}
+
+private let clientWriteCallback: event_callback_fn = { _, _, ctx in
+    Unmanaged<ClientSession>.fromOpaque(ctx!).takeUnretainedValue().onWritable()
+}

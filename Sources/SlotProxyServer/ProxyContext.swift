@@ -1,0 +1,58 @@
+// What all workers share: the configuration, the cluster view store, the topology
+// manager, the client count for maxclients, and the client id sequence. Everything here
+// is either immutable or atomic.
+
+import Glibc
+import Logging
+import SlotProxyCore
+import Synchronization
+
+final class ProxyContext: @unchecked Sendable {
+    /// How many MOVED/ASK hops one request may take before the client gets an error.
+    static let maxRedirections: UInt8 = 5
+
+    let config: ProxyConfig
+    let logger: Logger
+    let store: ClusterViewStore
+    let startedAt = MonotonicClock.seconds()
+    /// Set once at start, before any worker runs.
+    var topology: TopologyManager?
+    var workers: [Worker] = []
+
+    private let clients = Atomic<Int>(0)
+    private let clientIDs = Atomic<Int64>(0)
+
+    init(config: ProxyConfig, logger: Logger, store: ClusterViewStore) {
+        self.config = config
+        self.logger = logger
+        self.store = store
+    }
+
+    /// Counts a new client in; false when `maxclients` is reached.
+    func admitClient() -> Bool {
+        let n = clients.wrappingAdd(1, ordering: .relaxed).newValue
+        if n > config.maxclients {
+            clients.wrappingSubtract(1, ordering: .relaxed)
+            return false
+        }
+        return true
+    }
+
+    func releaseClient() {
+        clients.wrappingSubtract(1, ordering: .relaxed)
+    }
+
+    var connectedClients: Int { clients.load(ordering: .relaxed) }
+
+    func nextClientID() -> Int64 {
+        clientIDs.wrappingAdd(1, ordering: .relaxed).newValue
+    }
+}
+
+enum MonotonicClock {
+    static func seconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+}

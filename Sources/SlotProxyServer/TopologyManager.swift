@@ -1,0 +1,185 @@
+// Discovers the cluster and keeps the published view current. Runs on its own thread with
+// blocking, time-bounded connections, so no event loop ever waits on a node.
+//
+//   seeds + known nodes ──CLUSTER SHARDS (or CLUSTER SLOTS)──▶ ClusterTopology ──▶ SlotMap
+//        └─ COMMAND (once) ──▶ CommandTable           └──▶ ClusterView ──publish──▶ workers
+//
+// A refresh runs periodically (`topology-refresh-ms`), quickly while the slot map is
+// incomplete, and on request (MOVED, a backend connection lost), never more often than
+// `minimumRefreshInterval` however many requests arrive in a burst.
+
+import Foundation
+import Logging
+import SlotProxyCore
+
+final class TopologyManager: @unchecked Sendable {
+    static let minimumRefreshInterval = 0.1
+    static let incompleteRetryInterval = 0.25
+
+    private let context: ProxyContext
+    private var logger: Logger { context.logger }
+    private let condition = NSCondition()
+    private var refreshRequested = false
+    private var running = true
+    private var thread: Thread?
+
+    // Topology thread only.
+    private var lastTopology: ClusterTopology?
+    private var commandsFromCluster = false
+    private var redisVersion: String?
+    private var lastRefreshAt = 0.0
+
+    let refreshes = Counter()
+
+    init(context: ProxyContext) {
+        self.context = context
+    }
+
+    /// Asks for a refresh soon (any thread, cheap).
+    func requestRefresh() {
+        condition.lock()
+        if !refreshRequested {
+            refreshRequested = true
+            condition.signal()
+        }
+        condition.unlock()
+    }
+
+    func start() {
+        let t = Thread { [self] in self.loop() }
+        t.name = "slotproxy-topology"
+        thread = t
+        t.start()
+    }
+
+    func stop() {
+        condition.lock()
+        running = false
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func loop() {
+        while true {
+            let complete = context.store.current().slotMap.isComplete
+            let interval = complete ? Double(context.config.topologyRefreshMs) / 1000 : Self.incompleteRetryInterval
+            condition.lock()
+            let deadline = Date(timeIntervalSinceNow: interval)
+            while running && !refreshRequested {
+                if !condition.wait(until: deadline) { break }
+            }
+            let stop = !running
+            refreshRequested = false
+            condition.unlock()
+            if stop { return }
+            let sinceLast = MonotonicClock.seconds() - lastRefreshAt
+            if sinceLast < Self.minimumRefreshInterval {
+                Thread.sleep(forTimeInterval: Self.minimumRefreshInterval - sinceLast)
+            }
+            refresh()
+        }
+    }
+
+    /// Asks known nodes, then seeds, for the topology until one answers; publishes a new
+    /// view when anything changed. Returns true when the slot map covers every slot.
+    @discardableResult
+    func refresh() -> Bool {
+        lastRefreshAt = MonotonicClock.seconds()
+        refreshes.add(1)
+        var best: ClusterTopology?
+        for address in candidates() {
+            guard let topology = query(address) else { continue }
+            if topology.coversAllSlots {
+                best = topology
+                break
+            }
+            if best == nil { best = topology }
+        }
+        guard let topology = best else {
+            logger.warning("no cluster node answered", metadata: ["tried": "\(candidates().map(\.description))"])
+            return false
+        }
+        publishIfChanged(topology)
+        return topology.coversAllSlots
+    }
+
+    /// Nodes to ask, most likely to answer first: the current primaries and replicas, then
+    /// the seeds.
+    private func candidates() -> [NodeAddress] {
+        var out: [NodeAddress] = []
+        var seen = Set<NodeAddress>()
+        if let t = lastTopology {
+            for shard in t.shards {
+                for node in [shard.primary].compactMap({ $0 }) + shard.replicas where node.health != .failed {
+                    if seen.insert(node.address).inserted { out.append(node.address) }
+                }
+            }
+        }
+        for seed in context.config.seeds where seen.insert(seed).inserted {
+            out.append(seed)
+        }
+        return out
+    }
+
+    private func query(_ address: NodeAddress) -> ClusterTopology? {
+        guard let socketAddress = SocketAddress.resolve(host: address.host, port: address.port),
+              let connection = BlockingConnection.open(socketAddress, timeoutMs: context.config.connectTimeoutMs) else {
+            return nil
+        }
+        do {
+            if !commandsFromCluster {
+                let reply = try connection.call(["COMMAND"])
+                if !reply.isError {
+                    let table = try CommandTable(commandReply: reply)
+                    commandsFromCluster = true
+                    pendingCommands = table
+                    logger.info("command table loaded from the cluster", metadata: ["node": "\(address)", "commands": "\(table.count)"])
+                }
+            }
+            if redisVersion == nil, case .bulkString(let info) = try connection.call(["INFO", "server"]) {
+                let text = String(decoding: info, as: UTF8.self)
+                for line in text.split(whereSeparator: { $0 == "\r" || $0 == "\n" }) where line.hasPrefix("redis_version:") {
+                    redisVersion = String(line.dropFirst("redis_version:".count))
+                }
+            }
+            let shards = try connection.call(["CLUSTER", "SHARDS"])
+            if !shards.isError {
+                return try ClusterTopology.fromClusterShards(shards)
+            }
+            return try ClusterTopology.fromClusterSlots(try connection.call(["CLUSTER", "SLOTS"]))
+        } catch {
+            logger.debug("topology query failed", metadata: ["node": "\(address)", "error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// A command table fetched but not yet published.
+    private var pendingCommands: CommandTable?
+
+    private func publishIfChanged(_ topology: ClusterTopology) {
+        let current = context.store.current()
+        guard topology != lastTopology || pendingCommands != nil || (redisVersion != nil && redisVersion != current.redisVersion) else {
+            return
+        }
+        if topology != lastTopology {
+            logger.notice("cluster topology changed", metadata: [
+                "shards": "\(topology.shards.count)",
+                "primaries": "\(topology.shards.compactMap { $0.primary?.address.description })",
+                "complete": "\(topology.coversAllSlots)",
+            ])
+        }
+        lastTopology = topology
+        var resolved: [NodeAddress: SocketAddress] = [:]
+        for shard in topology.shards {
+            for node in [shard.primary].compactMap({ $0 }) + shard.replicas
+            where SocketAddress.numeric(host: node.address.host, port: node.address.port) == nil {
+                resolved[node.address] = SocketAddress.resolve(host: node.address.host, port: node.address.port)
+            }
+        }
+        let view = current.with(slotMap: SlotMap(topology: topology), commands: pendingCommands,
+                                resolved: resolved, redisVersion: redisVersion, generation: current.generation + 1)
+        pendingCommands = nil
+        context.store.publish(view)
+        for worker in context.workers { worker.wake() }
+    }
+}
