@@ -1,0 +1,91 @@
+// The table of every directive slotproxy understands, in the order proxy.conf lists them.
+// Add a directive here (and its property in ProxyConfig) and it is parsed, defaulted,
+// documented in proxy.conf and covered by the drift test; nothing else needs editing
+// except regenerating proxy.conf (see ProxyConfigFileTests).
+
+/// The largest size a request may reach: the request parser records argument offsets as
+/// Int32, so nothing at or past 2 GiB can be addressed in a client's buffer.
+let largestRequestBytes = Int(Int32.max)
+/// A day, the longest any millisecond timeout may be set to.
+let oneDayMs = 86_400_000
+
+extension ConfigDirective {
+    /// Every directive, in proxy.conf order.
+    public static let all: [ConfigDirective] = [
+        // MARK: Network
+        .bindAddresses("bind", \.bind, default: "127.0.0.1 -::1", help: """
+            The addresses to accept client connections on, separated by spaces. As a sidecar
+            the proxy listens on loopback only; list other interfaces to serve the network.
+            "*" means every IPv4 and IPv6 interface. A "-" in front of an address means
+            "skip it if it is not available", so the default still starts on a machine
+            without IPv6.
+            """),
+        .integer("port", \.port, default: 7777, range: 1...65535, help: """
+            The TCP port clients connect to, on every bind address.
+            """),
+        .integer("tcp-backlog", \.tcpBacklog, default: 511, range: 0...Int(Int32.max), help: """
+            The listen() backlog: connections the kernel queues before the proxy accepts
+            them. Linux silently caps it at /proc/sys/net/core/somaxconn.
+            """),
+        .integer("timeout", \.timeout, default: 0, range: 0...Int(Int32.max), help: """
+            Close a client connection after it has been idle for this many seconds
+            (0 = never).
+            """),
+        .integer("tcp-keepalive", \.tcpKeepalive, default: 300, range: 0...Int(Int32.max), help: """
+            Send TCP keepalives on client and backend connections every this many seconds,
+            so dead peers are noticed and idle connections survive middleboxes (0 = off).
+            """),
+
+        // MARK: Cluster
+        .seedAddresses("seeds", \.seeds, default: "\"\"", example: "127.0.0.1:7001 127.0.0.1:7002 127.0.0.1:7003", help: """
+            Cluster nodes to learn the topology from, as host:port, separated by spaces or
+            commas; an IPv6 address goes in brackets: [::1]:7000. Any one reachable node is
+            enough, so list several in case some are down. There is no default: at least
+            one seed is required. Give them all on one line; a later seeds line replaces
+            an earlier one.
+            """),
+        .integer("topology-refresh-ms", \.topologyRefreshMs, default: 10000, range: 0...oneDayMs, help: """
+            Re-read the cluster topology every this many milliseconds even when nothing
+            suggests it changed (0 = only on MOVED redirections and connection failures).
+            """),
+
+        // MARK: Workers and backends
+        .integer("threads", \.threads, default: 1, range: 1...64, help: """
+            Worker threads, each running its own event loop with its own client and
+            backend connections. More than the machine's cores only adds contention.
+            """),
+        .integer("backend-connections", \.backendConnections, default: 1, range: 1...256, help: """
+            Shared, pipelined connections each worker opens to each primary. One is
+            usually best: requests from many clients share it and are written in batches.
+            """),
+        .integer("connect-timeout-ms", \.connectTimeoutMs, default: 1000, range: 1...oneDayMs, help: """
+            Give up connecting to a cluster node after this many milliseconds.
+            """),
+        .integer("backend-timeout-ms", \.backendTimeoutMs, default: 5000, range: 1...oneDayMs, help: """
+            A node that has not answered a request within this many milliseconds is
+            treated as failed: its connection is closed and the topology refreshed.
+            """),
+
+        // MARK: Clients and limits
+        .integer("maxclients", \.maxClients, default: 10000, range: 1...Int(Int32.max), help: """
+            The most client connections open at once, over all workers. A client beyond
+            the limit gets "-ERR max number of clients reached" and is disconnected.
+            """),
+        .memory("proto-max-bulk-len", \.protoMaxBulkLen, default: "512mb", range: (1 << 20)...largestRequestBytes, help: """
+            The largest bulk string (one argument) a client may send. Larger ones are a
+            protocol error and close the connection.
+            """),
+        .memory("client-query-buffer-limit", \.clientQueryBufferLimit, default: "1gb", range: (1 << 20)...largestRequestBytes, help: """
+            The most unprocessed request bytes buffered for one client; a client that
+            sends more is disconnected.
+            """),
+
+        // MARK: Logging
+        .choice("loglevel", \.logLevel, default: LogLevel.notice, help: """
+            How much to log: debug, verbose, notice or warning (from most to least).
+            """),
+        .string("logfile", \.logFile, default: "", help: """
+            The file to append the log to; "" logs to standard error.
+            """),
+    ]
+}

@@ -1,0 +1,163 @@
+// The proxy's settings, typed, and how they are loaded, like redis-server's:
+//   slotproxy [proxy.conf] [--directive value ...]
+//   defaults (from the directive table) ─▶ file lines, in order ─▶ --directive groups, in order
+// Each step looks the directive up in ConfigDirective.all and sets its property; a later
+// setting replaces an earlier one, so the command line overrides the file. Reading the file
+// is the caller's job (readFile), which keeps this code free of I/O.
+
+/// Every setting of the proxy. `ProxyConfig()` holds the defaults from `ConfigDirective.all`.
+public struct ProxyConfig: Equatable, Sendable {
+    /// `bind`: the addresses to listen on (`*` already expanded to `0.0.0.0` and `-::`).
+    public var bind: [BindAddress]
+    /// `port`: the client port.
+    public var port: Int
+    /// `tcp-backlog`: the listen() backlog.
+    public var tcpBacklog: Int
+    /// `timeout`: idle client timeout in seconds; 0 = never.
+    public var timeout: Int
+    /// `tcp-keepalive`: keepalive interval in seconds; 0 = off.
+    public var tcpKeepalive: Int
+    /// `seeds`: cluster nodes to discover the topology from.
+    public var seeds: [SeedAddress]
+    /// `topology-refresh-ms`: periodic topology refresh in milliseconds; 0 = none.
+    public var topologyRefreshMs: Int
+    /// `threads`: worker event loops.
+    public var threads: Int
+    /// `backend-connections`: shared connections per primary per worker.
+    public var backendConnections: Int
+    /// `connect-timeout-ms`: connect timeout to a cluster node, in milliseconds.
+    public var connectTimeoutMs: Int
+    /// `backend-timeout-ms`: how long a node may take to answer, in milliseconds.
+    public var backendTimeoutMs: Int
+    /// `maxclients`: client connections over all workers.
+    public var maxClients: Int
+    /// `proto-max-bulk-len`: largest bulk string a client may send, in bytes.
+    public var protoMaxBulkLen: Int
+    /// `client-query-buffer-limit`: most buffered request bytes per client.
+    public var clientQueryBufferLimit: Int
+    /// `loglevel`.
+    public var logLevel: LogLevel
+    /// `logfile`: path to append logs to; "" = standard error.
+    public var logFile: String
+
+    /// The defaults: every directive of `ConfigDirective.all` set from its `defaultValue`.
+    public init() {
+        self = ProxyConfig.defaults
+    }
+
+    private static let defaults: ProxyConfig = {
+        // Placeholders only; every one is overwritten from the table just below.
+        var config = ProxyConfig(
+            bind: [], port: 0, tcpBacklog: 0, timeout: 0, tcpKeepalive: 0, seeds: [], topologyRefreshMs: 0,
+            threads: 0, backendConnections: 0, connectTimeoutMs: 0, backendTimeoutMs: 0, maxClients: 0,
+            protoMaxBulkLen: 0, clientQueryBufferLimit: 0, logLevel: .notice, logFile: "")
+        for directive in ConfigDirective.all {
+            do {
+                try directive.apply(ConfigLine.splitArguments(directive.defaultValue) ?? [], to: &config)
+            } catch {
+                preconditionFailure("the default of '\(directive.name)' does not parse: \(error)")
+            }
+        }
+        return config
+    }()
+
+    private init(bind: [BindAddress], port: Int, tcpBacklog: Int, timeout: Int, tcpKeepalive: Int, seeds: [SeedAddress],
+                 topologyRefreshMs: Int, threads: Int, backendConnections: Int, connectTimeoutMs: Int,
+                 backendTimeoutMs: Int, maxClients: Int, protoMaxBulkLen: Int, clientQueryBufferLimit: Int,
+                 logLevel: LogLevel, logFile: String) {
+        self.bind = bind
+        self.port = port
+        self.tcpBacklog = tcpBacklog
+        self.timeout = timeout
+        self.tcpKeepalive = tcpKeepalive
+        self.seeds = seeds
+        self.topologyRefreshMs = topologyRefreshMs
+        self.threads = threads
+        self.backendConnections = backendConnections
+        self.connectTimeoutMs = connectTimeoutMs
+        self.backendTimeoutMs = backendTimeoutMs
+        self.maxClients = maxClients
+        self.protoMaxBulkLen = protoMaxBulkLen
+        self.clientQueryBufferLimit = clientQueryBufferLimit
+        self.logLevel = logLevel
+        self.logFile = logFile
+    }
+}
+
+// MARK: - Loading
+
+extension ProxyConfig {
+    /// Builds the configuration from the command line, like redis-server.
+    ///
+    /// - Parameters:
+    ///   - arguments: what follows the program name. An optional first argument not starting
+    ///     with `--` is the config file path; then `--directive value...` groups, a group's
+    ///     values running until the next argument that starts with `--`. Command-line values
+    ///     override the file's.
+    ///   - readFile: returns a file's text; its error is reported with the path.
+    ///   - requireSeeds: refuse a configuration without seeds (the proxy cannot start
+    ///     without one). Pass false to inspect a partial configuration.
+    /// - Returns: the defaults, overridden by the file, overridden by the command line.
+    /// - Throws: `ConfigError`, whose `description` names the file and line or the `--directive`.
+    public static func load(arguments: [String], readFile: (String) throws -> String,
+                            requireSeeds: Bool = true) throws(ConfigError) -> ProxyConfig {
+        var config = ProxyConfig()
+        var rest = arguments[...]
+
+        if let path = rest.first, !path.hasPrefix("--") {
+            rest = rest.dropFirst()
+            let contents: String
+            do {
+                contents = try readFile(path)
+            } catch {
+                throw ConfigError(.unreadableFile(path: path, reason: String(describing: error)))
+            }
+            try config.apply(ConfigLine.parse(fileContents: contents, fileName: path), fileName: path)
+        }
+
+        while let option = rest.first {
+            guard option.hasPrefix("--"), option.count > 2 else {
+                throw ConfigError(.unexpectedArgument(option), at: .commandLine)
+            }
+            let name = asciiLowercased(String(option.dropFirst(2)))
+            rest = rest.dropFirst()
+            let values = rest.prefix { !$0.hasPrefix("--") }
+            rest = rest.dropFirst(values.count)
+            try config.set(name, Array(values), at: .commandLine)
+        }
+
+        if requireSeeds && config.seeds.isEmpty {
+            throw ConfigError(.missingSeeds)
+        }
+        return config
+    }
+
+    /// Applies parsed config-file lines in order.
+    /// - Throws: `ConfigError` located at the offending line of `fileName`.
+    public mutating func apply(_ lines: [ConfigLine], fileName: String) throws(ConfigError) {
+        for line in lines {
+            try set(line.directive, line.arguments, at: .file(name: fileName, line: line.line))
+        }
+    }
+
+    /// Sets one directive from its arguments, as a config line or `--directive` would.
+    /// - Parameters:
+    ///   - directive: the name, in any case.
+    ///   - arguments: its values, unquoted.
+    ///   - location: where they came from, for the error message.
+    /// - Throws: `ConfigError` for an unknown directive, a wrong argument count or a bad value.
+    public mutating func set(_ directive: String, _ arguments: [String],
+                             at location: ConfigError.Location = .none) throws(ConfigError) {
+        let name = asciiLowercased(directive)
+        guard let entry = ConfigDirective.named(name) else {
+            throw ConfigError(.unknownDirective, directive: name, at: location)
+        }
+        do {
+            try entry.apply(arguments, to: &self)
+        } catch {
+            var located = error
+            located.location = location
+            throw located
+        }
+    }
+}
