@@ -31,7 +31,7 @@ final class ProxyContext: @unchecked Sendable {
     /// Counts a new client in; false when `maxclients` is reached.
     func admitClient() -> Bool {
         let n = clients.wrappingAdd(1, ordering: .relaxed).newValue
-        if n > config.maxclients {
+        if n > config.maxClients {
             clients.wrappingSubtract(1, ordering: .relaxed)
             return false
         }

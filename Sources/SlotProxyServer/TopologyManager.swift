@@ -115,8 +115,9 @@ final class TopologyManager: @unchecked Sendable {
                 }
             }
         }
-        for seed in context.config.seeds where seen.insert(seed).inserted {
-            out.append(seed)
+        for seed in context.config.seeds {
+            let address = NodeAddress(host: seed.host, port: seed.port)
+            if seen.insert(address).inserted { out.append(address) }
         }
         return out
     }

@@ -62,10 +62,16 @@ final class Worker {
         self.scratch = .allocate(capacity: scratchSize)
         self.backends = BackendPool()
         backends.worker = self
-        for host in context.config.bind {
-            let fd = try Socket.listen(host: host, port: context.config.port, backlog: Int32(context.config.tcpBacklog))
-            listenFDs.append(fd)
+        for address in context.config.bind {
+            do {
+                listenFDs.append(try Socket.listen(host: address.host, port: context.config.port,
+                                                   backlog: Int32(context.config.tcpBacklog)))
+            } catch where address.isOptional {
+                // `-::1`: skip an address this machine does not have, as Redis does.
+                if index == 0 { context.logger.notice("optional bind address skipped", metadata: ["address": "\(address.host)", "error": "\(error)"]) }
+            }
         }
+        guard !listenFDs.isEmpty else { throw SocketError("no address to listen on") }
     }
 
     deinit {

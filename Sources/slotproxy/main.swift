@@ -1,2 +1,46 @@
+// slotproxy's command line, like redis-server's: `slotproxy [proxy.conf] [--directive value ...]`.
+// Loads the configuration (file first, then the command line), sets up logging, starts the
+// proxy and serves until SIGINT/SIGTERM.
+
+import ArgumentParser
+import Foundation
+import SlotProxyCore
 import SlotProxyServer
-print("slotproxy")
+
+struct SlotProxyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "slotproxy",
+        abstract: "A Redis Cluster proxy: one plain Redis endpoint in front of a whole cluster.",
+        discussion: """
+            Every directive of proxy.conf can be given on the command line as --directive value, \
+            and overrides the file. Example:
+              slotproxy proxy.conf --port 7777 --seeds 127.0.0.1:7001,127.0.0.1:7002
+            """,
+        version: "slotproxy 0.1.0"
+    )
+
+    @Argument(parsing: .allUnrecognized, help: "[proxy.conf] [--directive value ...]")
+    var settings: [String] = []
+
+    func run() throws {
+        let config: ProxyConfig
+        do {
+            config = try ProxyConfig.load(arguments: settings, readFile: { path in
+                try String(contentsOfFile: path, encoding: .utf8)
+            })
+        } catch {
+            FileHandle.standardError.write(Data("slotproxy: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        do {
+            let logger = try ProxyLogging.bootstrap(config)
+            let proxy = try Proxy(config: config, logger: logger)
+            proxy.run()
+        } catch {
+            FileHandle.standardError.write(Data("slotproxy: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+SlotProxyCommand.main()

@@ -1,0 +1,212 @@
+// Commands the proxy answers itself, because they are about the client's own connection
+// (HELLO, SELECT, CLIENT SETNAME…) or about the proxy (INFO). Replies match Redis's,
+// so client handshakes (redis-py's HELLO 3 + CLIENT SETINFO, redis-cli's) just work.
+
+import Glibc
+import SlotProxyCore
+
+extension ClientSession {
+    typealias LocalHandler = (ClientSession, RequestArguments) -> Void
+
+    /// One handler per local command, by the name the command table gives it.
+    static let localHandlers: [String: LocalHandler] = [
+        "ping": { s, a in s.ping(a) },
+        "echo": { s, a in s.respond(RESPReply.bulk(Array(a[1]))) },
+        "quit": { s, _ in s.quit() },
+        "select": { s, a in s.select(a) },
+        "hello": { s, a in s.hello(a) },
+        "auth": { s, a in s.auth(a) },
+        "reset": { s, _ in s.reset() },
+        "info": { s, a in s.info(a) },
+        "client|setname": { s, a in s.setName(a[2]) },
+        "client|getname": { s, _ in
+            s.respond(s.name.map { RESPReply.bulk($0) } ?? RESPReply.null(protocolVersion: s.protocolVersion))
+        },
+        "client|id": { s, _ in s.respond(RESPReply.integer(Int(s.id))) },
+        "client|setinfo": { s, a in s.setInfo(a) },
+        "client|info": { s, _ in s.respond(RESPReply.bulk(s.clientInfoLine() + "\n")) },
+    ]
+
+    func handleLocal(_ spec: CommandSpec, _ args: RequestArguments) {
+        if let handler = Self.localHandlers[spec.name] {
+            handler(self, args)
+        } else {
+            respondError("ERR slotproxy: '\(spec.name)' is not answered by this version")
+        }
+    }
+
+    private func ping(_ args: RequestArguments) {
+        if args.count > 1 {
+            respond(RESPReply.bulk(Array(args[1])))
+        } else {
+            respond(RESPReply.pong)
+        }
+    }
+
+    private func select(_ args: RequestArguments) {
+        guard let db = args.integer(1), db >= Int32.min, db <= Int32.max else {
+            respondError("ERR value is not an integer or out of range")
+            return
+        }
+        respond(db == 0 ? RESPReply.ok : RESPReply.error("ERR SELECT is not allowed in cluster mode"))
+    }
+
+    /// HELLO [protover [AUTH username password] [SETNAME clientname]]
+    private func hello(_ args: RequestArguments) {
+        var version = protocolVersion
+        if args.count > 1 {
+            guard let v = args.integer(1), v >= Int32.min, v <= Int32.max else {
+                respondError("ERR Protocol version is not an integer or out of range")
+                return
+            }
+            guard v == 2 || v == 3 else {
+                respondError("NOPROTO unsupported protocol version")
+                return
+            }
+            version = Int(v)
+        }
+        var newName: [UInt8]?
+        var i = 2
+        while i < args.count {
+            let more = args.count - i - 1
+            if args.equalsLowercased(i, "auth") && more >= 2 {
+                if let error = authenticationError(user: args.string(i + 1), password: args.string(i + 2)) {
+                    respondError(error)
+                    return
+                }
+                i += 3
+            } else if args.equalsLowercased(i, "setname") && more >= 1 {
+                newName = Array(args[i + 1])
+                i += 2
+            } else {
+                respondError("ERR Syntax error in HELLO option '\(args.string(i))'")
+                return
+            }
+        }
+        if let newName {
+            guard Self.isValidName(newName) else {
+                respondError("ERR Client names cannot contain spaces, newlines or special characters.")
+                return
+            }
+            name = newName.isEmpty ? nil : String(decoding: newName, as: UTF8.self)
+        }
+        protocolVersion = version
+        let fields: [RESPValue] = [
+            .bulkString(Array("server".utf8)), .bulkString(Array("redis".utf8)),
+            .bulkString(Array("version".utf8)), .bulkString(Array(worker.view.redisVersion.utf8)),
+            .bulkString(Array("proto".utf8)), .integer(Int64(version)),
+            .bulkString(Array("id".utf8)), .integer(id),
+            .bulkString(Array("mode".utf8)), .bulkString(Array("standalone".utf8)),
+            .bulkString(Array("role".utf8)), .bulkString(Array("master".utf8)),
+            .bulkString(Array("modules".utf8)), .array([]),
+        ]
+        respond(RESPReply.encode(.map(fields), protocolVersion: version))
+    }
+
+    private func auth(_ args: RequestArguments) {
+        if args.count == 2 {
+            respondError("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
+        } else if let error = authenticationError(user: args.string(1), password: args.string(2)) {
+            respondError(error)
+        } else {
+            respond(RESPReply.ok)
+        }
+    }
+
+    /// With no password configured, only the default user exists and any password works
+    /// for it, as on a Redis server without requirepass.
+    private func authenticationError(user: String, password: String) -> String? {
+        user == "default" ? nil : "WRONGPASS invalid username-password pair or user is disabled."
+    }
+
+    private func reset() {
+        protocolVersion = 2
+        name = nil
+        respond(RESPReply.simple("RESET"))
+    }
+
+    private func setName(_ raw: UnsafeRawBufferPointer) {
+        let bytes = Array(raw)
+        guard Self.isValidName(bytes) else {
+            respondError("ERR Client names cannot contain spaces, newlines or special characters.")
+            return
+        }
+        name = bytes.isEmpty ? nil : String(decoding: bytes, as: UTF8.self)
+        respond(RESPReply.ok)
+    }
+
+    private func setInfo(_ args: RequestArguments) {
+        guard args.equalsLowercased(2, "lib-name") || args.equalsLowercased(2, "lib-ver") else {
+            respondError("ERR Unrecognized option '\(args.string(2))'")
+            return
+        }
+        guard Self.isValidName(Array(args[3])) else {
+            respondError("ERR \(args.string(2)) cannot contain spaces, newlines or special characters.")
+            return
+        }
+        respond(RESPReply.ok)
+    }
+
+    /// Redis accepts names of printable ASCII without spaces.
+    static func isValidName(_ bytes: [UInt8]) -> Bool {
+        bytes.allSatisfy { $0 > 32 && $0 < 127 }
+    }
+
+    func clientInfoLine() -> String {
+        "id=\(id) fd=\(fd) name=\(name ?? "") db=0 resp=\(protocolVersion) lib=slotproxy"
+    }
+
+    // MARK: - INFO
+
+    private func info(_ args: RequestArguments) {
+        let context = worker.context
+        let uptime = Int(MonotonicClock.seconds() - context.startedAt)
+        let stats = context.workers.map(\.stats)
+        let view = worker.view
+        var sections: [(String, [(String, String)])] = [
+            ("Server", [
+                ("redis_version", view.redisVersion),
+                ("redis_mode", "standalone"),
+                ("proxy", "slotproxy"),
+                ("process_id", "\(getpid())"),
+                ("tcp_port", "\(context.config.port)"),
+                ("uptime_in_seconds", "\(uptime)"),
+                ("uptime_in_days", "\(uptime / 86400)"),
+                ("io_threads_active", "\(context.config.threads)"),
+            ]),
+            ("Clients", [
+                ("connected_clients", "\(context.connectedClients)"),
+                ("maxclients", "\(context.config.maxClients)"),
+            ]),
+            ("Stats", [
+                ("total_commands_processed", "\(stats.reduce(0) { $0 + $1.commands.current })"),
+                ("total_net_input_bytes", "\(stats.reduce(0) { $0 + $1.bytesIn.current })"),
+                ("total_net_output_bytes", "\(stats.reduce(0) { $0 + $1.bytesOut.current })"),
+                ("redirections", "\(stats.reduce(0) { $0 + $1.redirections.current })"),
+                ("backend_connects", "\(stats.reduce(0) { $0 + $1.backendConnects.current })"),
+                ("topology_refreshes", "\(context.topology?.refreshes.current ?? 0)"),
+            ]),
+            ("Cluster", [
+                ("cluster_enabled", "0"),
+                ("slotproxy_primaries", "\(view.slotMap.primaries.count)"),
+                ("slotproxy_slots_assigned", "\(view.slotMap.assignedSlotCount)"),
+                ("slotproxy_slot_map_complete", view.slotMap.isComplete ? "1" : "0"),
+            ]),
+        ]
+        if args.count > 1 {
+            let wanted = Set((1..<args.count).map { args.string($0).lowercased() })
+            if !wanted.contains("all") && !wanted.contains("everything") && !wanted.contains("default") {
+                sections = sections.filter { wanted.contains($0.0.lowercased()) }
+            }
+        }
+        let text = sections.map { name, fields in
+            "# \(name)\r\n" + fields.map { "\($0):\($1)\r\n" }.joined()
+        }.joined(separator: "\r\n")
+        if protocolVersion >= 3 {
+            let body = Array(("txt:" + text).utf8)
+            respond(Array("=\(body.count)\r\n".utf8) + body + [13, 10])
+        } else {
+            respond(RESPReply.bulk(text))
+        }
+    }
+}
