@@ -139,7 +139,7 @@ final class TopologyManager: @unchecked Sendable {
             }
             if redisVersion == nil, case .bulkString(let info) = try connection.call(["INFO", "server"]) {
                 let text = String(decoding: info, as: UTF8.self)
-                for line in text.split(whereSeparator: { $0 == "\r" || $0 == "\n" }) where line.hasPrefix("redis_version:") {
+                for line in text.split(whereSeparator: \.isNewline) where line.hasPrefix("redis_version:") {
                     redisVersion = String(line.dropFirst("redis_version:".count))
                 }
             }
