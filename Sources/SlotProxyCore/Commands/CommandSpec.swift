@@ -29,6 +29,8 @@ public final class CommandSpec: Sendable {
     /// True when some key spec cannot be interpreted by itself (Redis marks it `incomplete` or
     /// `unknown`, e.g. SORT … STORE, MIGRATE … KEYS). See `forEachKey` for what happens then.
     public let hasIncompleteKeySpecs: Bool
+    /// How the proxy routes this command and merges its replies (Routing/CommandPolicy).
+    public let policy: CommandPolicy
 
     // Hot-path forms, built once in init.
     let compiledKeySpecs: [CompiledKeySpec]
@@ -60,6 +62,7 @@ public final class CommandSpec: Sendable {
         }
         self.wrongArityError = "ERR wrong number of arguments for '\(lower)' command"
         self.hasIncompleteKeySpecs = keySpecs.contains { $0.isIncomplete }
+        self.policy = CommandPolicy.resolve(name: lower, flags: flags, tips: tips, hasKeys: !keySpecs.isEmpty)
 
         var pool: [UInt8] = []
         self.compiledKeySpecs = keySpecs.map { CompiledKeySpec($0, pool: &pool) }
