@@ -143,9 +143,11 @@ class Target:
     slots: list[int]
 
     def keys(self, n: int, label: str) -> list[str]:
-        """n distinct keys spread evenly over this target's slots."""
+        """n distinct keys spread evenly over this target's slots (named after the target too, so
+        the [proxy] and [redis] runs of a test never share a key)."""
         step = max(1, len(self.slots) // n) if n <= len(self.slots) else 1
-        return [key_in_slot(self.slots[(i * step) % len(self.slots)], f":{label}:{i}") for i in range(n)]
+        return [key_in_slot(self.slots[(i * step) % len(self.slots)], f":{self.name}:{label}:{i}")
+                for i in range(n)]
 
     def serves(self, key: bytes | str) -> bool:
         return self.name == "proxy" or key_slot(key) in self._slot_set
@@ -157,7 +159,8 @@ class Target:
         return self._cached_slot_set
 
     def find_key(self, prefix: bytes) -> bytes:
-        """prefix + a counter, the first such key this target serves (any key for the proxy)."""
+        """<target name>:prefix + a counter, the first such key this target serves."""
+        prefix = self.name.encode() + b":" + prefix
         n = 0
         while not self.serves(prefix + str(n).encode()):
             n += 1

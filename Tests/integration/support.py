@@ -322,8 +322,9 @@ def free_cluster_base(nodes: int = 6, low: int = 20000, high: int = 29000) -> in
     raise RuntimeError("no free port range for a cluster")
 
 
-def free_port(low: int = 30000, high: int = 40000) -> int:
-    """A random free port outside the ranges clusters use (20000-29000 and their bus ports)."""
+def free_port(low: int = 12000, high: int = 19000) -> int:
+    """A random free port below the clusters' ranges (20000-29000, bus ports 30000-39000) and
+    below Linux's ephemeral range (32768+), so no outgoing connection can be holding it."""
     rng = random.Random()
     for _ in range(200):
         port = rng.randrange(low, high)
@@ -334,7 +335,7 @@ def free_port(low: int = 30000, high: int = 40000) -> int:
 
 def closed_port() -> int:
     """A port nothing listens on right now (for a seed that is down)."""
-    return free_port(40000, 45000)
+    return free_port(19000, 19999)
 
 
 # MARK: - Cluster

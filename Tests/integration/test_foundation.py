@@ -33,8 +33,9 @@ What each test checks (each fails when its feature breaks; every one is bounded 
                                    connection is closed.
   test_hello                       HELLO 3 gives a RESP3 map (proto 3) and RESP3 nulls/maps after;
                                    HELLO 2 an array (proto 2) and RESP2 nulls; HELLO 4 -NOPROTO.
-  test_first_seed_down             a proxy whose first seed is a closed port still becomes ready
-                                   and serves.
+  test_first_seed_down             a proxy whose first seed is down still becomes ready (within
+                                   30 s) and serves: [refused] a closed port, [unresponsive] a port
+                                   that accepts connections but never answers.
   test_redis_benchmark             redis-benchmark -t set,get -n 20000 -P 16 through the proxy
                                    finishes with no error replies (one key, then random keys).
 """
@@ -42,6 +43,7 @@ What each test checks (each fails when its feature breaks; every one is bounded 
 from __future__ import annotations
 
 import random
+import socket
 import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -94,8 +96,8 @@ def test_every_slot_set_get(target, resp2, cluster, run_id):
 def _mixed_model(target, run_id, count: int, seed: int = 20000):
     """Requests and the RESP2 replies a correct server gives, from a python model of the keys."""
     rng = random.Random(seed)
-    strings = target.keys(400, f"mixed-s:{run_id}:{target.name}")
-    counters = target.keys(100, f"mixed-c:{run_id}:{target.name}")
+    strings = target.keys(400, f"mixed-s:{run_id}")
+    counters = target.keys(100, f"mixed-c:{run_id}")
     model: dict[str, bytes] = {}
     requests, expected = [], []
     for i in range(count):
@@ -160,7 +162,7 @@ def test_concurrent_clients(target, run_id):
     def worker(t: int) -> int:
         client = redis.Redis(host="127.0.0.1", port=target.port, protocol=2 + t % 2, socket_timeout=20)
         try:
-            keys = target.keys(rounds, f"conc:{run_id}:{target.name}:{t}")
+            keys = target.keys(rounds, f"conc:{run_id}:{t}")
             for i, k in enumerate(keys):
                 v = f"t{t}-i{i}".encode()
                 assert client.set(k, v) is True
@@ -176,7 +178,7 @@ def test_concurrent_clients(target, run_id):
 
 
 def test_binary_safe(target, resp2, cluster, run_id):
-    tag = f"bin:{run_id}:{target.name}:".encode()
+    tag = f"bin:{run_id}:".encode()
     values = {
         b"crlf": b"line1\r\nline2\r\n*1\r\n$3\r\nfoo\r\n",
         b"nul": b"\x00a\x00b\x00",
@@ -272,7 +274,7 @@ def test_redis_py_commands(target, protocol, run_id):
     kwargs = {} if protocol is None else {"protocol": protocol}
     r = redis.Redis(host="127.0.0.1", port=target.port, socket_timeout=20, **kwargs)
     try:
-        label = f"py:{run_id}:{target.name}:{protocol}"
+        label = f"py:{run_id}:{protocol}"
         s, h, c, e = target.keys(4, label)
         assert r.set(s, "value") is True
         assert r.get(s) == b"value"
@@ -388,9 +390,25 @@ def test_hello(target, raw, run_id):
 # MARK: - Proxy start-up and load
 
 
-def test_first_seed_down(start_proxy, cluster, run_id):
-    seeds = f"127.0.0.1:{closed_port()},{cluster.seeds}"
-    p = start_proxy(seeds=seeds)
+@pytest.mark.parametrize("down", ["refused", "unresponsive"])
+def test_first_seed_down(start_proxy, cluster, run_id, down):
+    silent = None
+    if down == "refused":  # nothing listens: connect fails at once
+        seed_port = closed_port()
+    else:  # accepts connections (kernel backlog) but never answers: needs a timeout
+        silent = socket.socket()
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        seed_port = silent.getsockname()[1]
+    try:
+        p = start_proxy(seeds=f"127.0.0.1:{seed_port},{cluster.seeds}")
+        _check_serves(p, cluster, run_id)
+    finally:
+        if silent is not None:
+            silent.close()
+
+
+def _check_serves(p, cluster, run_id):
     with RawConnection(p.port) as conn:
         for slot in (0, 5000, 10000, 16383):
             key = key_in_slot(slot, f":seed-down:{run_id}")
