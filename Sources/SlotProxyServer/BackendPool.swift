@@ -66,6 +66,13 @@ final class BackendPool {
         return c
     }
 
+    func checkTimeouts(now: Double, timeout: Double, connectTimeout: Double) {
+        for node in byAddress.values {
+            node.resp2?.checkTimeout(now: now, timeout: timeout, connectTimeout: connectTimeout)
+            node.resp3?.checkTimeout(now: now, timeout: timeout, connectTimeout: connectTimeout)
+        }
+    }
+
     func closeAll() {
         for node in byAddress.values {
             node.resp2?.close()

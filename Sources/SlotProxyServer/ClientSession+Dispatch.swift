@@ -26,7 +26,7 @@ extension ClientSession {
         case .byKey:
             routeByKey(spec, args, frame)
         case .anyPrimary:
-            forwardToAnyPrimary(frame)
+            forwardToAnyPrimary(frame, idempotent: spec.policy.idempotent)
         case .local:
             handleLocal(spec, args)
         case .allPrimaries:
@@ -48,9 +48,11 @@ extension ClientSession {
     private func routeByKey(_ spec: CommandSpec, _ args: RequestArguments, _ frame: UnsafeRawBufferPointer) {
         switch spec.keySlot(in: args) {
         case .single(let slot):
-            forward(frame, slot: slot)
+            let sequence = replies.append()
+            worker.send(frame, client: self, sequence: sequence, slot: slot.rawValue,
+                        idempotent: spec.policy.idempotent, protocolVersion: protocolVersion)
         case .none, .invalid:
-            forwardToAnyPrimary(frame)
+            forwardToAnyPrimary(frame, idempotent: spec.policy.idempotent)
         case .crossSlot:
             if spec.policy.merge == .none {
                 respondError(Self.crossSlotError)
@@ -60,26 +62,10 @@ extension ClientSession {
         }
     }
 
-    /// Sends the request's original bytes to the primary that owns `slot`.
-    @inline(__always)
-    func forward(_ frame: UnsafeRawBufferPointer, slot: HashSlot) {
-        guard let node = worker.slotMap.primaryIndex(for: slot) else {
-            respondError(worker.slotMap.primaries.isEmpty ? "CLUSTERDOWN The cluster is down" : "CLUSTERDOWN Hash slot not served")
-            return
-        }
+    func forwardToAnyPrimary(_ frame: UnsafeRawBufferPointer, idempotent: Bool) {
         let sequence = replies.append()
-        worker.backends.connection(node: node, protocolVersion: protocolVersion)
-            .enqueue(frame, client: self, sequence: sequence)
-    }
-
-    func forwardToAnyPrimary(_ frame: UnsafeRawBufferPointer) {
-        guard let node = worker.anyPrimaryIndex() else {
-            respondError("CLUSTERDOWN The cluster is down")
-            return
-        }
-        let sequence = replies.append()
-        worker.backends.connection(node: node, protocolVersion: protocolVersion)
-            .enqueue(frame, client: self, sequence: sequence)
+        worker.send(frame, client: self, sequence: sequence, slot: SlotMap.unassigned, idempotent: idempotent,
+                    protocolVersion: protocolVersion)
     }
 }
 

@@ -25,12 +25,10 @@ extension ClientSession {
                                  keyOrdinals: plan.parts.map(\.keyOrdinals), keyCount: plan.keyCount)
         let sequence = replies.append(merge: merge)
         for (index, part) in plan.parts.enumerated() {
-            guard let node = worker.slotMap.primaryIndex(for: part.slot) else {
-                deliverError(sequence, part: Int32(index), "CLUSTERDOWN Hash slot not served")
-                continue
+            part.request.withUnsafeBytes {
+                worker.send($0, client: self, sequence: sequence, part: Int32(index), slot: part.slot.rawValue,
+                            idempotent: spec.policy.idempotent, protocolVersion: protocolVersion)
             }
-            let backend = worker.backends.connection(node: node, protocolVersion: protocolVersion)
-            part.request.withUnsafeBytes { backend.enqueue($0, client: self, sequence: sequence, part: Int32(index)) }
         }
     }
 
@@ -44,10 +42,12 @@ extension ClientSession {
             }
             return
         }
-        fanOut(Array(frame), finish: .rule(spec.policy.merge))
+        fanOut(Array(frame), finish: .rule(spec.policy.merge), idempotent: spec.policy.idempotent)
     }
 
-    func fanOut(_ request: [UInt8], finish: PendingMerge.Finish) {
+    /// Sends `request` to every primary that owns slots, each part routed by its lowest slot
+    /// (so a part is held, like any request, while its primary fails over).
+    func fanOut(_ request: [UInt8], finish: PendingMerge.Finish, idempotent: Bool = true) {
         let primaries = worker.activePrimaries
         guard !primaries.isEmpty else {
             respondError("CLUSTERDOWN The cluster is down")
@@ -56,8 +56,11 @@ extension ClientSession {
         let merge = PendingMerge(finish, parts: primaries.count, partName: "primaries")
         let sequence = replies.append(merge: merge)
         for (index, node) in primaries.enumerated() {
-            let backend = worker.backends.connection(node: node, protocolVersion: protocolVersion)
-            request.withUnsafeBytes { backend.enqueue($0, client: self, sequence: sequence, part: Int32(index)) }
+            guard let slot = worker.slotMap.firstSlot(ownedBy: node) else { continue }
+            request.withUnsafeBytes {
+                worker.send($0, client: self, sequence: sequence, part: Int32(index), slot: slot.rawValue,
+                            idempotent: idempotent, protocolVersion: protocolVersion)
+            }
         }
     }
 
@@ -68,10 +71,6 @@ extension ClientSession {
             return
         }
         let cursor = ScanCursor(encoded: raw)
-        guard let node = worker.slotMap.primaryIndex(for: cursor.slot) else {
-            respondError("CLUSTERDOWN Hash slot not served")
-            return
-        }
         var request = Array("*\(args.count)\r\n".utf8)
         for i in 0..<args.count {
             let bytes = i == 1 ? Array(String(cursor.nodeCursor).utf8) : Array(args[i])
@@ -79,8 +78,10 @@ extension ClientSession {
         }
         let merge = PendingMerge(.scan(cursor.slot), parts: 1, partName: "primaries")
         let sequence = replies.append(merge: merge)
-        let backend = worker.backends.connection(node: node, protocolVersion: protocolVersion)
-        request.withUnsafeBytes { backend.enqueue($0, client: self, sequence: sequence, part: 0) }
+        request.withUnsafeBytes {
+            worker.send($0, client: self, sequence: sequence, part: 0, slot: cursor.slot.rawValue, idempotent: true,
+                        protocolVersion: protocolVersion)
+        }
     }
 
     /// A part's reply; the last part completes the client's reply.

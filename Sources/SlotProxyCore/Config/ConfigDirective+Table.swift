@@ -65,6 +65,14 @@ extension ConfigDirective {
             A node that has not answered a request within this many milliseconds is
             treated as failed: its connection is closed and the topology refreshed.
             """),
+        .integer("failover-hold-ms", \.failoverHoldMs, default: 30000, range: 0...oneDayMs, help: """
+            While a primary is unreachable (its connection dropped, a connect failed or a
+            request timed out), requests for its slots are held, not failed, for up to this
+            many milliseconds while the proxy polls the cluster for the replica that takes
+            over; then they go to the new primary, in order. Only past this deadline does a
+            client see an error. The default covers a cluster-node-timeout of 15 s plus an
+            election. 0 fails such requests at once.
+            """),
 
         // MARK: Clients and limits
         .integer("maxclients", \.maxClients, default: 10000, range: 1...Int(Int32.max), help: """
