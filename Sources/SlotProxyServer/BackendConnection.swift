@@ -40,6 +40,8 @@ final class BackendConnection {
         var idempotent = false
         /// TRYAGAIN / CLUSTERDOWN retries so far.
         var attempts: UInt8 = 0
+        /// A read-only command (may go to a replica with `read-from`).
+        var readOnly = false
     }
 
     unowned let worker: Worker
@@ -84,14 +86,14 @@ final class BackendConnection {
     @inline(__always)
     func enqueue(_ frame: UnsafeRawBufferPointer, client: ClientSession?, sequence: UInt64, hops: UInt8 = 0,
                  part: Int32 = -1, slot: UInt16 = SlotMap.unassigned, idempotent: Bool = false,
-                 attempts: UInt8 = 0) -> Bool {
+                 attempts: UInt8 = 0, readOnly: Bool = false) -> Bool {
         if state != .ready && state != .connecting {
             guard !isDown(at: worker.now), connect() else { return false }
         }
         if inFlight.isEmpty { waitingSince = worker.now }
         output.append(frame)
         inFlight.append(InFlight(client: client, sequence: sequence, length: frame.count, hops: hops, part: part,
-                                 slot: slot, idempotent: idempotent, attempts: attempts))
+                                 slot: slot, idempotent: idempotent, attempts: attempts, readOnly: readOnly))
         markDirty()
         return true
     }
@@ -102,6 +104,7 @@ final class BackendConnection {
     }
 
     private static let asking = RESPValueEncoder.command(["ASKING"])
+    private static let readonly = RESPValueEncoder.command(["READONLY"])
     private static let hello3 = RESPValueEncoder.command(["HELLO", "3"])
 
     @inline(__always)
@@ -133,6 +136,11 @@ final class BackendConnection {
             waitingSince = worker.now
             output.append(Self.hello3)
             inFlight.append(InFlight(client: nil, sequence: 0, length: Self.hello3.count, hops: 0))
+        }
+        if worker.context.config.readFrom != .primary {
+            // Lets this connection read from a replica; a no-op on a primary.
+            output.append(Self.readonly)
+            inFlight.append(InFlight(client: nil, sequence: 0, length: Self.readonly.count, hops: 0))
         }
         return true
     }

@@ -50,7 +50,8 @@ extension ClientSession {
         case .single(let slot):
             let sequence = replies.append()
             worker.send(frame, client: self, sequence: sequence, slot: slot.rawValue,
-                        idempotent: spec.policy.idempotent, protocolVersion: protocolVersion)
+                        idempotent: spec.policy.idempotent, protocolVersion: protocolVersion,
+                        readOnly: spec.flags.contains(.readonly))
         case .none, .invalid:
             forwardToAnyPrimary(frame, idempotent: spec.policy.idempotent)
         case .crossSlot:

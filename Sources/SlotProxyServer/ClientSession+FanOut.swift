@@ -27,7 +27,8 @@ extension ClientSession {
         for (index, part) in plan.parts.enumerated() {
             part.request.withUnsafeBytes {
                 worker.send($0, client: self, sequence: sequence, part: Int32(index), slot: part.slot.rawValue,
-                            idempotent: spec.policy.idempotent, protocolVersion: protocolVersion)
+                            idempotent: spec.policy.idempotent, protocolVersion: protocolVersion,
+                            readOnly: spec.flags.contains(.readonly))
             }
         }
     }

@@ -49,6 +49,7 @@ final class Worker {
     /// Seconds since the worker started, advanced by the 1 s tick (idle timeouts).
     private(set) var tick = 0
     private var anyPrimaryCursor = 0
+    private var replicaCursor = 0
     /// The loop's clock (monotonic seconds), read once per iteration.
     private(set) var now = MonotonicClock.coarseSeconds()
     private var held = HoldQueue<HeldRequest>()
@@ -251,30 +252,66 @@ final class Worker {
         }
         let sent = request.withUnsafeBytes {
             target.enqueue($0, client: client, sequence: entry.sequence, hops: entry.hops, part: entry.part,
-                           slot: entry.slot, idempotent: entry.idempotent, attempts: entry.attempts)
+                           slot: entry.slot, idempotent: entry.idempotent, attempts: entry.attempts,
+                           readOnly: entry.readOnly)
         }
         if !sent { hold(request, client: client, entry: entry, protocolVersion: backend.protocolVersion, notBefore: 0) }
     }
 
     // MARK: - Sending, holding through failovers
 
-    /// The one way requests leave for a primary: to the owner of `slot` (any primary for
-    /// `SlotMap.unassigned`), or held while that primary is unreachable.
+    /// The one way requests leave for a node: to the owner of `slot` (any primary for
+    /// `SlotMap.unassigned`) or, for reads with `read-from`, one of its replicas; held while
+    /// no suitable node is reachable.
     @inline(__always)
     func send(_ frame: UnsafeRawBufferPointer, client: ClientSession, sequence: UInt64, part: Int32 = -1,
-              slot: UInt16, idempotent: Bool, protocolVersion: Int, attempts: UInt8 = 0) {
+              slot: UInt16, idempotent: Bool, protocolVersion: Int, attempts: UInt8 = 0, readOnly: Bool = false) {
+        let entry = BackendConnection.InFlight(client: client, sequence: sequence, length: frame.count, hops: 0, part: part,
+                                               slot: slot, idempotent: idempotent, attempts: attempts, readOnly: readOnly)
+        switch target(slot: slot, readOnly: readOnly, protocolVersion: protocolVersion) {
+        case .connection(let backend):
+            if !backend.enqueue(frame, client: client, sequence: sequence, part: part, slot: slot,
+                                idempotent: idempotent, attempts: attempts, readOnly: readOnly) {
+                hold(Array(frame), client: client, entry: entry, protocolVersion: protocolVersion, notBefore: 0)
+            }
+        case .unavailable:
+            hold(Array(frame), client: client, entry: entry, protocolVersion: protocolVersion, notBefore: 0)
+        case .error(let message):
+            client.deliverError(sequence, part: part, message)
+        }
+    }
+
+    enum Target {
+        case connection(BackendConnection)
+        /// The right node is unreachable for now: hold the request.
+        case unavailable
+        case error(String)
+    }
+
+    /// Which connection serves a request for `slot` now.
+    func target(slot: UInt16, readOnly: Bool, protocolVersion: Int) -> Target {
         guard let node = primary(for: slot) else {
-            client.deliverError(sequence, part: part,
-                                slotMap.primaries.isEmpty ? "CLUSTERDOWN The cluster is down" : "CLUSTERDOWN Hash slot not served")
-            return
+            return .error(slotMap.primaries.isEmpty ? "CLUSTERDOWN The cluster is down" : "CLUSTERDOWN Hash slot not served")
+        }
+        let readFrom = context.config.readFrom
+        if readOnly && readFrom != .primary {
+            let replicas = slotMap.replicas[Int(node)]
+            for i in 0..<replicas.count {
+                let candidate = backends.connection(address: replicas[(replicaCursor &+ i) % replicas.count],
+                                                    protocolVersion: protocolVersion)
+                if !candidate.isDown(at: now) {
+                    replicaCursor = replicaCursor &+ i &+ 1
+                    return .connection(candidate)
+                }
+            }
+            // `replica` waits for one of the shard's replicas; a shard listing none (yet)
+            // serves reads from its primary.
+            if readFrom == .replica && !replicas.isEmpty {
+                return .unavailable
+            }
         }
         let backend = backends.connection(node: node, protocolVersion: protocolVersion)
-        if !backend.enqueue(frame, client: client, sequence: sequence, part: part, slot: slot,
-                            idempotent: idempotent, attempts: attempts) {
-            let entry = BackendConnection.InFlight(client: client, sequence: sequence, length: frame.count, hops: 0,
-                                                   part: part, slot: slot, idempotent: idempotent, attempts: attempts)
-            hold(Array(frame), client: client, entry: entry, protocolVersion: protocolVersion, notBefore: 0)
-        }
+        return backend.isDown(at: now) ? .unavailable : .connection(backend)
     }
 
     @inline(__always)
@@ -294,7 +331,7 @@ final class Worker {
         stats.heldRequests.add(1)
         held.hold(HeldRequest(client: client, sequence: entry.sequence, part: entry.part, slot: entry.slot,
                               bytes: request, idempotent: entry.idempotent, protocolVersion: protocolVersion,
-                              attempts: entry.attempts &+ (notBefore > 0 ? 1 : 0)),
+                              attempts: entry.attempts &+ (notBefore > 0 ? 1 : 0), readOnly: entry.readOnly),
                   deadline: now + holdSeconds, notBefore: notBefore)
         context.topology?.requestRefresh()
     }
@@ -314,8 +351,11 @@ final class Worker {
         guard !held.isEmpty else { return }
         let (ready, expired) = held.drain(now: now) { request in
             guard !request.client.closed else { return true }
-            guard let node = primary(for: request.slot) else { return false }
-            return !backends.connection(node: node, protocolVersion: request.protocolVersion).isDown(at: now)
+            if case .unavailable = target(slot: request.slot, readOnly: request.readOnly,
+                                          protocolVersion: request.protocolVersion) {
+                return false
+            }
+            return true
         }
         for request in expired where !request.client.closed {
             request.client.deliverError(request.sequence, part: request.part, holdExpiredError(request.slot))
@@ -323,7 +363,8 @@ final class Worker {
         for request in ready where !request.client.closed {
             request.bytes.withUnsafeBytes {
                 send($0, client: request.client, sequence: request.sequence, part: request.part, slot: request.slot,
-                     idempotent: request.idempotent, protocolVersion: request.protocolVersion, attempts: request.attempts)
+                     idempotent: request.idempotent, protocolVersion: request.protocolVersion, attempts: request.attempts,
+                     readOnly: request.readOnly)
             }
         }
         if !held.isEmpty { context.topology?.requestRefresh() }
@@ -344,6 +385,7 @@ struct HeldRequest {
     let idempotent: Bool
     let protocolVersion: Int
     let attempts: UInt8
+    let readOnly: Bool
 }
 
 private let workerAcceptCallback: event_callback_fn = { fd, _, ctx in

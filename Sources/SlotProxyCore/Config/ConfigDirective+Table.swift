@@ -65,6 +65,16 @@ extension ConfigDirective {
             A node that has not answered a request within this many milliseconds is
             treated as failed: its connection is closed and the topology refreshed.
             """),
+        .choice("read-from", \.readFrom, default: ReadFrom.primary, help: """
+            Where read-only commands (GET, MGET parts, HGETALL…) go: "primary" (every
+            command to the slot's primary), "prefer-replica" (a replica of that primary
+            when one is reachable, else the primary) or "replica" (replicas only, round
+            robin; held while none is reachable; a shard listing no healthy replica
+            serves reads from its primary).
+            Replica connections send READONLY
+            first and follow failovers like primary ones. Writes always go to primaries;
+            replicas may lag behind their primary.
+            """),
         .integer("failover-hold-ms", \.failoverHoldMs, default: 30000, range: 0...oneDayMs, help: """
             While a primary is unreachable (its connection dropped, a connect failed or a
             request timed out), requests for its slots are held, not failed, for up to this
