@@ -22,6 +22,10 @@ extension ClientSession {
             return
         }
         worker.stats.commands.add(1)
+        if !authenticated && !spec.flags.contains(.noAuth) {
+            respondError("NOAUTH Authentication required.")
+            return
+        }
         switch spec.policy.route {
         case .byKey:
             routeByKey(spec, args, frame)

@@ -32,6 +32,8 @@ final class ClientSession {
     /// 2 or 3, switched by HELLO.
     var protocolVersion = 2
     var name: String?
+    /// False until AUTH (or HELLO … AUTH) succeeds when a password is required.
+    var authenticated = true
 
     init(worker: Worker, fd: Int32, id: Int64) {
         self.worker = worker
