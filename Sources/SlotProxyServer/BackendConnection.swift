@@ -19,6 +19,16 @@ import SlotProxyCore
 final class BackendConnection {
     enum State: Equatable { case idle, connecting, ready, down(retryAt: Double) }
 
+    /// What the connection is for.
+    enum Kind {
+        /// Pooled and multiplexed: any client's requests, matched to replies in order.
+        case shared
+        /// One client's own (WATCH, blocking commands): never held or timed out.
+        case dedicated
+        /// One client's subscriptions: every reply goes to the client as it arrives.
+        case pubsub
+    }
+
     /// Reconnect attempts to a node that failed wait 0.1 s, 0.2 s… up to 1 s.
     static let reconnectBackoff = Backoff(base: 0.1, cap: 1.0)
     /// TRYAGAIN / CLUSTERDOWN / LOADING replies are retried after 10 ms, 20 ms… up to 250 ms.
@@ -42,12 +52,19 @@ final class BackendConnection {
         var attempts: UInt8 = 0
         /// A read-only command (may go to a replica with `read-from`).
         var readOnly = false
+        /// Replies to drop before this request's own (MULTI and queued commands before EXEC).
+        var leadingReplies: Int32 = 0
     }
 
     unowned let worker: Worker
     let address: NodeAddress
     let protocolVersion: Int
+    let kind: Kind
+    /// The client a dedicated or pub/sub connection belongs to.
+    weak var owner: ClientSession?
     private(set) var state = State.idle
+    /// A MOVED/ASK seen among a batch's leading replies: the batch is resent there.
+    private var batchRedirection: Redirection?
 
     private var fd: Int32 = -1
     private var readEvent: OpaquePointer?
@@ -73,10 +90,12 @@ final class BackendConnection {
         return false
     }
 
-    init(worker: Worker, address: NodeAddress, protocolVersion: Int) {
+    init(worker: Worker, address: NodeAddress, protocolVersion: Int, kind: Kind = .shared, owner: ClientSession? = nil) {
         self.worker = worker
         self.address = address
         self.protocolVersion = protocolVersion
+        self.kind = kind
+        self.owner = owner
     }
 
     // MARK: - Requests
@@ -86,14 +105,20 @@ final class BackendConnection {
     @inline(__always)
     func enqueue(_ frame: UnsafeRawBufferPointer, client: ClientSession?, sequence: UInt64, hops: UInt8 = 0,
                  part: Int32 = -1, slot: UInt16 = SlotMap.unassigned, idempotent: Bool = false,
-                 attempts: UInt8 = 0, readOnly: Bool = false) -> Bool {
+                 attempts: UInt8 = 0, readOnly: Bool = false, leadingReplies: Int32 = 0) -> Bool {
         if state != .ready && state != .connecting {
             guard !isDown(at: worker.now), connect() else { return false }
         }
         if inFlight.isEmpty { waitingSince = worker.now }
         output.append(frame)
+        if kind == .pubsub && client != nil {
+            // Subscriptions are not matched to replies: every reply goes to the owner.
+            markDirty()
+            return true
+        }
         inFlight.append(InFlight(client: client, sequence: sequence, length: frame.count, hops: hops, part: part,
-                                 slot: slot, idempotent: idempotent, attempts: attempts, readOnly: readOnly))
+                                 slot: slot, idempotent: idempotent, attempts: attempts, readOnly: readOnly,
+                                 leadingReplies: leadingReplies))
         markDirty()
         return true
     }
@@ -169,6 +194,11 @@ final class BackendConnection {
         while output.readableCount > sentCount {
             let n = write(fd, output.readPointer + sentCount, output.readableCount - sentCount)
             if n > 0 {
+                if kind == .pubsub {
+                    // Nothing to resend later: what is written is done with.
+                    output.consume(n)
+                    continue
+                }
                 sentCount += n
             } else if n < 0 && errno == EINTR {
                 continue
@@ -228,6 +258,22 @@ final class BackendConnection {
 
     @inline(__always)
     private func handleReply(_ reply: UnsafeRawBufferPointer) {
+        if kind == .pubsub {
+            if inFlight.first?.client == nil && !inFlight.isEmpty {
+                _ = inFlight.popFirst()  // the handshake's own reply
+            } else {
+                owner?.deliverPush(reply)
+            }
+            return
+        }
+        if let head = inFlight.first, head.leadingReplies > 0 {
+            // A batch (MULTI … EXEC): drop the replies before the last, noting a redirection.
+            inFlight.dropLeadingReply()
+            if reply[0] == UInt8(ascii: "-") && reply.count > 6 && batchRedirection == nil {
+                batchRedirection = Redirection(errorLine: UnsafeRawBufferPointer(rebasing: reply[1..<(reply.count - 2)]))
+            }
+            return
+        }
         guard let entry = inFlight.popFirst() else {
             fail("reply without a request")
             return
@@ -238,14 +284,23 @@ final class BackendConnection {
             sentCount -= entry.length
         }
         guard let client = entry.client else { return }
-        if reply[0] == UInt8(ascii: "-") && reply.count > 6 {
-            let line = UnsafeRawBufferPointer(rebasing: reply[1..<(reply.count - 2)])
-            if let redirection = Redirection(errorLine: line) {
+        if let redirection = batchRedirection {
+            // A queued command was redirected, so EXEC was aborted: resend the whole batch.
+            batchRedirection = nil
+            if kind == .shared {
                 let request = Array(UnsafeRawBufferPointer(start: output.readPointer, count: entry.length))
                 worker.redirect(redirection, request: request, client: client, entry: entry, from: self)
                 return
             }
-            if Self.isRetryable(line) && entry.attempts < Self.maxRetries {
+        }
+        if reply[0] == UInt8(ascii: "-") && reply.count > 6 {
+            let line = UnsafeRawBufferPointer(rebasing: reply[1..<(reply.count - 2)])
+            if kind == .shared, let redirection = Redirection(errorLine: line) {
+                let request = Array(UnsafeRawBufferPointer(start: output.readPointer, count: entry.length))
+                worker.redirect(redirection, request: request, client: client, entry: entry, from: self)
+                return
+            }
+            if kind == .shared && Self.isRetryable(line) && entry.attempts < Self.maxRetries {
                 // The node did not run the command (slots migrating, cluster down, loading):
                 // try again shortly; a refresh may move the slot meanwhile.
                 let request = Array(UnsafeRawBufferPointer(start: output.readPointer, count: entry.length))
@@ -255,8 +310,25 @@ final class BackendConnection {
                 if !asciiHasPrefix(line, "TRYAGAIN") { worker.context.topology?.requestRefresh() }
                 return
             }
+            if asciiHasPrefix(line, "NOSCRIPT") && entry.attempts == 0 {
+                // A node that never saw the script (a promoted replica, a SCRIPT FLUSH): load
+                // it there from the proxy's memory and run the request once more.
+                let request = Array(UnsafeRawBufferPointer(start: output.readPointer, count: entry.length))
+                if let load = worker.context.scripts.loadCommand(forEvalsha: request) {
+                    load.withUnsafeBytes { _ = enqueue($0, client: nil, sequence: 0) }
+                    var again = entry
+                    again.attempts = 1
+                    request.withUnsafeBytes {
+                        _ = enqueue($0, client: client, sequence: again.sequence, hops: again.hops, part: again.part,
+                                    slot: again.slot, idempotent: again.idempotent, attempts: 1, readOnly: again.readOnly)
+                    }
+                    worker.stats.retries.add(1)
+                    return
+                }
+            }
         }
         client.deliver(entry.sequence, part: entry.part, reply)
+        if kind == .dedicated && inFlight.isEmpty { owner?.ownConnectionIdle(self) }
     }
 
     /// Errors that mean the command was not executed and may simply be tried again.
@@ -266,7 +338,7 @@ final class BackendConnection {
 
     /// Fails the connection when its oldest request has waited longer than the timeout.
     func checkTimeout(now: Double, timeout: Double, connectTimeout: Double) {
-        guard waitingSince > 0 else { return }
+        guard waitingSince > 0, kind == .shared || state == .connecting else { return }
         if state == .connecting && now - waitingSince > connectTimeout {
             fail("connect timed out")
         } else if state == .ready && now - waitingSince > timeout {
@@ -295,7 +367,11 @@ final class BackendConnection {
         for entry in pending {
             defer { offset += entry.length }
             guard let client = entry.client else { continue }
-            if offset >= written || entry.idempotent {
+            if kind != .shared {
+                // A client's own connection: its state (WATCH, a blocked pop) is gone with it.
+                client.deliverError(entry.sequence, part: entry.part,
+                                    "ERR slotproxy: the connection to \(address) was lost (\(reason))")
+            } else if offset >= written || entry.idempotent {
                 let request = Array(UnsafeRawBufferPointer(start: output.readPointer + offset, count: entry.length))
                 if offset < written { worker.stats.retries.add(1) }
                 worker.hold(request, client: client, entry: entry, protocolVersion: protocolVersion, notBefore: 0)
@@ -308,7 +384,9 @@ final class BackendConnection {
         input.deallocate()
         sentCount = 0
         scanner.reset()
+        batchRedirection = nil
         worker.context.topology?.requestRefresh()
+        if kind != .shared { owner?.ownConnectionLost(self) }
     }
 
     private func markDown() {
@@ -330,6 +408,11 @@ final class BackendConnection {
     func close() {
         closeSocket()
         state = .idle
+        _ = inFlight.removeAll()
+        output.deallocate()
+        input.deallocate()
+        sentCount = 0
+        scanner.reset()
     }
 }
 
@@ -346,6 +429,13 @@ struct InFlightQueue {
         if count == items.count { grow() }
         items[(head + count) & (items.count - 1)] = item
         count += 1
+    }
+
+    var first: BackendConnection.InFlight? { count > 0 ? items[head] : nil }
+
+    /// Counts one of the head batch's leading replies as received.
+    mutating func dropLeadingReply() {
+        items[head]!.leadingReplies -= 1
     }
 
     @inline(__always)

@@ -18,6 +18,7 @@ extension ClientSession {
         case .command(let s):
             spec = s
         case .unknownCommand(let error), .unknownSubcommand(let error), .wrongArity(let error):
+            transaction?.failed = true
             respondError(error)
             return
         }
@@ -25,6 +26,18 @@ extension ClientSession {
         if !authenticated && !spec.flags.contains(.noAuth) {
             respondError("NOAUTH Authentication required.")
             return
+        }
+        if let tx = transaction, !Self.transactionControl.contains(spec.name) {
+            queueInTransaction(tx, spec, args, frame)
+            return
+        }
+        if subscribed && protocolVersion == 2 && !Self.allowedWhileSubscribed.contains(spec.name) {
+            respondError("ERR Can't execute '\(spec.name)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+            return
+        }
+        if subscribed && spec.name == "ping", let link = pubsubLink ?? shardLinks.first {
+            // In subscribed mode the node answers PING in its pub/sub form, in line with messages.
+            if link.enqueue(frame, client: self, sequence: 0) { return }
         }
         switch spec.policy.route {
         case .byKey:
@@ -36,10 +49,10 @@ extension ClientSession {
         case .allPrimaries:
             fanOut(spec, args, frame: frame)
         case .dedicated:
-            respondError("ERR slotproxy: '\(spec.name)' needs a connection of its own, which this version does not support yet")
+            dedicated(spec, args, frame)
         case .dedicatedWithKeyword(let keyword):
             if (1..<args.count).contains(where: { args.equalsLowercased($0, keyword) }) {
-                respondError("ERR slotproxy: '\(spec.name)' with \(keyword.uppercased()) needs a connection of its own, which this version does not support yet")
+                dedicated(spec, args, frame)
             } else {
                 routeByKey(spec, args, frame)
             }

@@ -13,6 +13,10 @@ extension ClientSession {
     static let customFanOuts: [String: (ClientSession, RequestArguments) -> Void] = [
         "scan": { s, a in s.scan(a) },
         "randomkey": { s, a in s.fanOut(RESPValueEncoder.command(["RANDOMKEY"]), finish: .randomKey) },
+        "script|load": { s, a in
+            s.fanOut(RESPValueEncoder.command([Array("SCRIPT".utf8), Array("LOAD".utf8), Array(a[2])]),
+                     finish: .scriptLoad(Array(a[2])))
+        },
     ]
 
     /// Splits a multi-key request whose keys are in several slots into one part per slot.
@@ -113,6 +117,12 @@ extension ClientSession {
             if let failure = ReplyMerger.failureReply(parts, partName: "primaries") { return failure }
             let keys = parts.filter { $0.first == UInt8(ascii: "$") && !$0.starts(with: Array("$-1".utf8)) }
             return keys.randomElement() ?? RESPReply.null(protocolVersion: protocolVersion)
+        case .scriptLoad(let body):
+            let reply = ReplyMerger.merge(.first, parts: parts, partName: "primaries")
+            if let sha = (try? RESPValueDecoder.decode(reply))?.value.string {
+                worker.context.scripts.remember(sha: sha, body: body)
+            }
+            return reply
         case .info(let local):
             if let failure = ReplyMerger.failureReply(parts, partName: "primaries") { return failure }
             let texts = parts.compactMap { (try? RESPValueDecoder.decode($0))?.value.string }

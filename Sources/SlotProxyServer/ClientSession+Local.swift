@@ -120,6 +120,8 @@ extension ClientSession {
     }
 
     private func reset() {
+        transaction = nil
+        closeOwnConnections()
         protocolVersion = 2
         name = nil
         respond(RESPReply.simple("RESET"))

@@ -14,6 +14,9 @@ final class ProxyContext: @unchecked Sendable {
     let config: ProxyConfig
     let logger: Logger
     let store: ClusterViewStore
+    let scripts = ScriptRegistry()
+    /// Clients holding a blocking command's connection now (INFO blocked_clients).
+    let blockedClients = Atomic<Int>(0)
     let startedAt = MonotonicClock.seconds()
     /// Set once at start, before any worker runs.
     var topology: TopologyManager?

@@ -50,6 +50,8 @@ final class Worker {
     private(set) var tick = 0
     private var anyPrimaryCursor = 0
     private var replicaCursor = 0
+    /// Connections kept for the next blocking commands, by node.
+    private var idleBlocking: [NodeAddress: [BackendConnection]] = [:]
     /// The loop's clock (monotonic seconds), read once per iteration.
     private(set) var now = MonotonicClock.coarseSeconds()
     private var held = HoldQueue<HeldRequest>()
@@ -109,6 +111,7 @@ final class Worker {
             request.client.deliverError(request.sequence, part: request.part, "ERR slotproxy: shutting down")
         }
         backends.closeAll()
+        for links in idleBlocking.values { for link in links { link.close() } }
         if let e = wakeEvent { event_free(e) }
         if let e = tickEvent { event_free(e) }
         event_base_free(base)
@@ -253,7 +256,7 @@ final class Worker {
         let sent = request.withUnsafeBytes {
             target.enqueue($0, client: client, sequence: entry.sequence, hops: entry.hops, part: entry.part,
                            slot: entry.slot, idempotent: entry.idempotent, attempts: entry.attempts,
-                           readOnly: entry.readOnly)
+                           readOnly: entry.readOnly, leadingReplies: entry.leadingReplies)
         }
         if !sent { hold(request, client: client, entry: entry, protocolVersion: backend.protocolVersion, notBefore: 0) }
     }
@@ -265,13 +268,16 @@ final class Worker {
     /// no suitable node is reachable.
     @inline(__always)
     func send(_ frame: UnsafeRawBufferPointer, client: ClientSession, sequence: UInt64, part: Int32 = -1,
-              slot: UInt16, idempotent: Bool, protocolVersion: Int, attempts: UInt8 = 0, readOnly: Bool = false) {
+              slot: UInt16, idempotent: Bool, protocolVersion: Int, attempts: UInt8 = 0, readOnly: Bool = false,
+              leadingReplies: Int32 = 0) {
         let entry = BackendConnection.InFlight(client: client, sequence: sequence, length: frame.count, hops: 0, part: part,
-                                               slot: slot, idempotent: idempotent, attempts: attempts, readOnly: readOnly)
+                                               slot: slot, idempotent: idempotent, attempts: attempts, readOnly: readOnly,
+                                               leadingReplies: leadingReplies)
         switch target(slot: slot, readOnly: readOnly, protocolVersion: protocolVersion) {
         case .connection(let backend):
             if !backend.enqueue(frame, client: client, sequence: sequence, part: part, slot: slot,
-                                idempotent: idempotent, attempts: attempts, readOnly: readOnly) {
+                                idempotent: idempotent, attempts: attempts, readOnly: readOnly,
+                                leadingReplies: leadingReplies) {
                 hold(Array(frame), client: client, entry: entry, protocolVersion: protocolVersion, notBefore: 0)
             }
         case .unavailable:
@@ -331,7 +337,8 @@ final class Worker {
         stats.heldRequests.add(1)
         held.hold(HeldRequest(client: client, sequence: entry.sequence, part: entry.part, slot: entry.slot,
                               bytes: request, idempotent: entry.idempotent, protocolVersion: protocolVersion,
-                              attempts: entry.attempts &+ (notBefore > 0 ? 1 : 0), readOnly: entry.readOnly),
+                              attempts: entry.attempts &+ (notBefore > 0 ? 1 : 0), readOnly: entry.readOnly,
+                              leadingReplies: entry.leadingReplies),
                   deadline: now + holdSeconds, notBefore: notBefore)
         context.topology?.requestRefresh()
     }
@@ -364,7 +371,7 @@ final class Worker {
             request.bytes.withUnsafeBytes {
                 send($0, client: request.client, sequence: request.sequence, part: request.part, slot: request.slot,
                      idempotent: request.idempotent, protocolVersion: request.protocolVersion, attempts: request.attempts,
-                     readOnly: request.readOnly)
+                     readOnly: request.readOnly, leadingReplies: request.leadingReplies)
             }
         }
         if !held.isEmpty { context.topology?.requestRefresh() }
@@ -373,6 +380,48 @@ final class Worker {
     func backendReconnected() {
         releaseHeld()
     }
+
+    // MARK: - Connections for blocking commands
+
+    /// A connection of its own for one blocking command, reused from the idle ones to that
+    /// node when possible; nil when `max-blocking-clients` commands already wait.
+    func checkoutBlockingConnection(to address: NodeAddress, protocolVersion: Int,
+                                    for client: ClientSession) -> BackendConnection? {
+        let limit = context.config.maxBlockingClients
+        let now = context.blockedClients.wrappingAdd(1, ordering: .relaxed).newValue
+        guard now <= limit else {
+            context.blockedClients.wrappingSubtract(1, ordering: .relaxed)
+            return nil
+        }
+        if var idle = idleBlocking[address], let i = idle.firstIndex(where: { $0.protocolVersion == protocolVersion }) {
+            let link = idle.remove(at: i)
+            idleBlocking[address] = idle
+            link.owner = client
+            return link
+        }
+        return BackendConnection(worker: self, address: address, protocolVersion: protocolVersion,
+                                 kind: .dedicated, owner: client)
+    }
+
+    /// Takes back a blocking command's connection once its reply came: kept for reuse.
+    func checkinBlockingConnection(_ link: BackendConnection) {
+        releaseBlockingSlot()
+        link.owner = nil
+        guard link.state == .ready || link.state == .connecting else { return }
+        var idle = idleBlocking[link.address] ?? []
+        if idle.count < Self.idleBlockingPerNode {
+            idle.append(link)
+            idleBlocking[link.address] = idle
+        } else {
+            link.close()
+        }
+    }
+
+    func releaseBlockingSlot() {
+        context.blockedClients.wrappingSubtract(1, ordering: .relaxed)
+    }
+
+    static let idleBlockingPerNode = 16
 }
 
 /// A request waiting for its primary (see Worker.hold).
@@ -386,6 +435,7 @@ struct HeldRequest {
     let protocolVersion: Int
     let attempts: UInt8
     let readOnly: Bool
+    let leadingReplies: Int32
 }
 
 private let workerAcceptCallback: event_callback_fn = { fd, _, ctx in

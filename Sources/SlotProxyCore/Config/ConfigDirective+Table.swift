@@ -65,6 +65,12 @@ extension ConfigDirective {
             A node that has not answered a request within this many milliseconds is
             treated as failed: its connection is closed and the topology refreshed.
             """),
+        .integer("max-blocking-clients", \.maxBlockingClients, default: 1000, range: 0...1_000_000, help: """
+            Blocking commands (BLPOP, BRPOP, BLMOVE, BZPOPMIN, XREAD … BLOCK, WAIT…) each wait
+            on a backend connection of their own, so the shared connections never stall.
+            This caps how many may wait at once, over all workers; one more gets an error
+            naming this directive.
+            """),
         .choice("read-from", \.readFrom, default: ReadFrom.primary, help: """
             Where read-only commands (GET, MGET parts, HGETALL…) go: "primary" (every
             command to the slot's primary), "prefer-replica" (a replica of that primary

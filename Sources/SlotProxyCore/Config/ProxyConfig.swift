@@ -29,6 +29,8 @@ public struct ProxyConfig: Equatable, Sendable {
     public var connectTimeoutMs: Int = 0
     /// `backend-timeout-ms`: how long a node may take to answer, in milliseconds.
     public var backendTimeoutMs: Int = 0
+    /// `max-blocking-clients`: blocking commands waiting at once, over all workers.
+    public var maxBlockingClients: Int = 0
     /// `read-from`: where read-only commands go.
     public var readFrom: ReadFrom = .primary
     /// `failover-hold-ms`: how long requests for an unreachable primary's slots are held.

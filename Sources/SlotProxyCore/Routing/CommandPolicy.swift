@@ -93,7 +93,7 @@ extension CommandPolicy {
         t["randomkey"] = .fanOut(.custom)
         t["flushall"] = .fanOut(.allOK)
         t["flushdb"] = .fanOut(.allOK)
-        t["script|load"] = .fanOut(.first)
+        t["script|load"] = .fanOut(.custom)
         t["script|exists"] = .fanOut(.logicalAnd)
         t["script|flush"] = .fanOut(.allOK)
         t["function|load"] = .fanOut(.first)
