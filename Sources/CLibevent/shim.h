@@ -35,4 +35,12 @@ static inline int slotproxy_fcntl_nonblock(int fd) {
 
 static inline int slotproxy_errno(void) { return errno; }
 
+// accept4 is a GNU extension the Glibc module may hide: declare it and wrap it.
+extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
+
+/// Accepts one connection as a non-blocking, close-on-exec socket; -1 with errno set if none.
+static inline int slotproxy_accept(int listen_fd) {
+    return accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
 #endif

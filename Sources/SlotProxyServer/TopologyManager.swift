@@ -139,7 +139,7 @@ final class TopologyManager: @unchecked Sendable {
             }
             if redisVersion == nil, case .bulkString(let info) = try connection.call(["INFO", "server"]) {
                 let text = String(decoding: info, as: UTF8.self)
-                for line in text.split(whereSeparator: { $0 == "\r" || $0 == "\n" }) where line.hasPrefix("redis_version:") {
+                for line in text.split(whereSeparator: \.isNewline) where line.hasPrefix("redis_version:") {
                     redisVersion = String(line.dropFirst("redis_version:".count))
                 }
             }
@@ -158,27 +158,26 @@ final class TopologyManager: @unchecked Sendable {
     private var pendingCommands: CommandTable?
 
     private func publishIfChanged(_ topology: ClusterTopology) {
+        lastTopology = topology
         let current = context.store.current()
-        guard topology != lastTopology || pendingCommands != nil || (redisVersion != nil && redisVersion != current.redisVersion) else {
-            return
-        }
-        if topology != lastTopology {
+        let slotMap = SlotMap(topology: topology)
+        let versionChanged = redisVersion != nil && redisVersion != current.redisVersion
+        // Health flaps and replication offsets do not change routing: only the slot map,
+        // the command table and the version make a new view.
+        guard slotMap != current.slotMap || pendingCommands != nil || versionChanged else { return }
+        if slotMap != current.slotMap {
             logger.notice("cluster topology changed", metadata: [
                 "shards": "\(topology.shards.count)",
-                "primaries": "\(topology.shards.compactMap { $0.primary?.address.description })",
-                "complete": "\(topology.coversAllSlots)",
+                "primaries": "\(slotMap.primaries.map(\.description))",
+                "complete": "\(slotMap.isComplete)",
             ])
         }
-        lastTopology = topology
         var resolved: [NodeAddress: SocketAddress] = [:]
-        for shard in topology.shards {
-            for node in [shard.primary].compactMap({ $0 }) + shard.replicas
-            where SocketAddress.numeric(host: node.address.host, port: node.address.port) == nil {
-                resolved[node.address] = SocketAddress.resolve(host: node.address.host, port: node.address.port)
-            }
+        for node in topology.nodes where SocketAddress.numeric(host: node.address.host, port: node.address.port) == nil {
+            resolved[node.address] = SocketAddress.resolve(host: node.address.host, port: node.address.port)
         }
-        let view = current.with(slotMap: SlotMap(topology: topology), commands: pendingCommands,
-                                resolved: resolved, redisVersion: redisVersion, generation: current.generation + 1)
+        let view = current.with(slotMap: slotMap, commands: pendingCommands, resolved: resolved,
+                                redisVersion: redisVersion, generation: current.generation + 1)
         pendingCommands = nil
         context.store.publish(view)
         for worker in context.workers { worker.wake() }

@@ -118,7 +118,7 @@ final class Worker {
 
     fileprivate func acceptClients(_ listenFD: Int32) {
         for _ in 0..<64 {
-            let fd = accept4(listenFD, nil, nil, Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue))
+            let fd = slotproxy_accept(listenFD)
             if fd < 0 { return }
             Socket.configureStream(fd, keepAliveSeconds: context.config.tcpKeepalive)
             if !context.admitClient() {

@@ -8,7 +8,7 @@
 //                         0xFFFF = unassigned
 
 /// Slot -> primary routing table. Lookups are allocation-free.
-public struct SlotMap: Sendable {
+public struct SlotMap: Sendable, Equatable {
     /// The table value of a slot no primary serves.
     public static let unassigned: UInt16 = 0xFFFF
 
