@@ -21,6 +21,8 @@ final class BackendConnection {
         var sequence: UInt64
         var length: Int
         var hops: UInt8
+        /// Which part of a split or fanned-out request this is; -1 for a whole request.
+        var part: Int32 = -1
     }
 
     unowned let worker: Worker
@@ -52,14 +54,15 @@ final class BackendConnection {
 
     /// Queues a request; it is written at the end of this loop iteration.
     @inline(__always)
-    func enqueue(_ frame: UnsafeRawBufferPointer, client: ClientSession?, sequence: UInt64, hops: UInt8 = 0) {
+    func enqueue(_ frame: UnsafeRawBufferPointer, client: ClientSession?, sequence: UInt64, hops: UInt8 = 0,
+                 part: Int32 = -1) {
         if state == .idle && !connect() {
-            client?.deliverError(sequence, "ERR slotproxy: cannot connect to \(address)")
+            client?.deliverError(sequence, part: part, "ERR slotproxy: cannot connect to \(address)")
             worker.context.topology?.requestRefresh()
             return
         }
         output.append(frame)
-        inFlight.append(InFlight(client: client, sequence: sequence, length: frame.count, hops: hops))
+        inFlight.append(InFlight(client: client, sequence: sequence, length: frame.count, hops: hops, part: part))
         markDirty()
     }
 
@@ -196,10 +199,10 @@ final class BackendConnection {
            let redirection = Redirection(errorLine: UnsafeRawBufferPointer(rebasing: reply[1..<(reply.count - 2)])) {
             let request = Array(UnsafeRawBufferPointer(start: output.readPointer, count: entry.length))
             worker.redirect(redirection, request: request, client: client, sequence: entry.sequence,
-                            hops: entry.hops &+ 1, from: self)
+                            part: entry.part, hops: entry.hops &+ 1, from: self)
             return
         }
-        client.deliver(entry.sequence, reply)
+        client.deliver(entry.sequence, part: entry.part, reply)
     }
 
     // MARK: - Failure
@@ -229,7 +232,7 @@ final class BackendConnection {
         worker.context.topology?.requestRefresh()
         let message = "ERR slotproxy: connection to \(address) failed (\(reason))"
         for entry in failed {
-            entry.client?.deliverError(entry.sequence, message)
+            entry.client?.deliverError(entry.sequence, part: entry.part, message)
         }
     }
 

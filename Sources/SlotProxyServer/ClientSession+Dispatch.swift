@@ -2,7 +2,8 @@
 // how it routes, and the request is forwarded, answered locally or refused.
 //
 //   args ─▶ CommandTable.resolve ─▶ policy.route ─┬─ byKey: keySlot ─▶ primary's connection
-//                                                  ├─ anyPrimary / allPrimaries
+//                                                  │          several slots ─▶ split (+FanOut)
+//                                                  ├─ anyPrimary / allPrimaries (+FanOut)
 //                                                  ├─ local (ClientSession+Local)
 //                                                  └─ refused / not yet supported
 
@@ -29,7 +30,7 @@ extension ClientSession {
         case .local:
             handleLocal(spec, args)
         case .allPrimaries:
-            respondError("ERR slotproxy: '\(spec.name)' runs on every primary, which this version does not do yet")
+            fanOut(spec, args, frame: frame)
         case .dedicated:
             respondError("ERR slotproxy: '\(spec.name)' needs a connection of its own, which this version does not support yet")
         case .dedicatedWithKeyword(let keyword):
@@ -51,7 +52,11 @@ extension ClientSession {
         case .none, .invalid:
             forwardToAnyPrimary(frame)
         case .crossSlot:
-            respondError(Self.crossSlotError)
+            if spec.policy.merge == .none {
+                respondError(Self.crossSlotError)
+            } else {
+                split(spec, args)
+            }
         }
     }
 

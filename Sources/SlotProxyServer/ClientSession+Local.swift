@@ -193,20 +193,22 @@ extension ClientSession {
                 ("slotproxy_slot_map_complete", view.slotMap.isComplete ? "1" : "0"),
             ]),
         ]
+        var wantsKeyspace = true
         if args.count > 1 {
             let wanted = Set((1..<args.count).map { args.string($0).lowercased() })
             if !wanted.contains("all") && !wanted.contains("everything") && !wanted.contains("default") {
                 sections = sections.filter { wanted.contains($0.0.lowercased()) }
+                wantsKeyspace = wanted.contains("keyspace")
             }
         }
         let text = sections.map { name, fields in
             "# \(name)\r\n" + fields.map { "\($0):\($1)\r\n" }.joined()
         }.joined(separator: "\r\n")
-        if protocolVersion >= 3 {
-            let body = Array(("txt:" + text).utf8)
-            respond(Array("=\(body.count)\r\n".utf8) + body + [13, 10])
+        if wantsKeyspace {
+            // The dataset is the sum of every primary's keyspace.
+            fanOut(RESPValueEncoder.command(["INFO", "keyspace"]), finish: .info(text))
         } else {
-            respond(RESPReply.bulk(text))
+            respond(infoReply(text))
         }
     }
 }

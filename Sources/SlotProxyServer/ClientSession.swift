@@ -161,8 +161,18 @@ final class ClientSession {
         }
     }
 
-    func deliverError(_ sequence: UInt64, _ message: String) {
-        RESPReply.error(message).withUnsafeBytes { deliver(sequence, $0) }
+    /// A backend's reply for part `part` of request `sequence` (-1: the whole request).
+    @inline(__always)
+    func deliver(_ sequence: UInt64, part: Int32, _ reply: UnsafeRawBufferPointer) {
+        if part < 0 {
+            deliver(sequence, reply)
+        } else {
+            deliverPart(sequence, Int(part), reply)
+        }
+    }
+
+    func deliverError(_ sequence: UInt64, part: Int32 = -1, _ message: String) {
+        RESPReply.error(message).withUnsafeBytes { deliver(sequence, part: part, $0) }
     }
 
     @inline(__always)

@@ -12,6 +12,8 @@ struct ReplyQueue {
     struct Entry {
         var ready = false
         var bytes: [UInt8] = []
+        /// For a split or fanned-out request: the parts collected so far.
+        var merge: PendingMerge?
     }
 
     private var entries: [Entry] = []
@@ -31,6 +33,21 @@ struct ReplyQueue {
         return headSequence &+ UInt64(count - 1)
     }
 
+    /// Reserves the next place in line for a reply assembled from several parts.
+    mutating func append(merge: PendingMerge) -> UInt64 {
+        if count == entries.count { grow() }
+        entries[(head + count) & (entries.count - 1)] = Entry(ready: false, bytes: [], merge: merge)
+        count += 1
+        return headSequence &+ UInt64(count - 1)
+    }
+
+    /// The parts being collected for request `sequence`, if it is a merged one still owed.
+    func merge(for sequence: UInt64) -> PendingMerge? {
+        let offset = Int(sequence &- headSequence)
+        guard offset >= 0 && offset < count else { return nil }
+        return entries[(head + offset) & (entries.count - 1)].merge
+    }
+
     /// Holds a reply that arrived before the ones ahead of it.
     mutating func hold(_ sequence: UInt64, _ bytes: [UInt8]) {
         let offset = Int(sequence &- headSequence)
@@ -38,6 +55,7 @@ struct ReplyQueue {
         let i = (head + offset) & (entries.count - 1)
         entries[i].ready = true
         entries[i].bytes = bytes
+        entries[i].merge = nil
     }
 
     /// Removes the head entry (its reply has just been written).

@@ -62,6 +62,7 @@ final class Worker {
         self.scratch = .allocate(capacity: scratchSize)
         self.backends = BackendPool()
         backends.worker = self
+        slotMapChanged()
         for address in context.config.bind {
             do {
                 listenFDs.append(try Socket.listen(host: address.host, port: context.config.port,
@@ -140,7 +141,18 @@ final class Worker {
         view = newView
         slotMap = newView.slotMap
         viewGeneration = newView.generation
+        slotMapChanged()
+    }
+
+    /// Primaries that own at least one slot, in the order of their lowest slot: the targets
+    /// of a fan-out.
+    private(set) var activePrimaries: [UInt16] = []
+
+    private func slotMapChanged() {
         backends.adopt(slotMap)
+        activePrimaries = (0..<slotMap.primaries.count).compactMap { i -> (UInt16, UInt16)? in
+            slotMap.firstSlot(ownedBy: UInt16(i)).map { (UInt16(i), $0.rawValue) }
+        }.sorted { $0.1 < $1.1 }.map(\.0)
     }
 
     fileprivate func onTick() {
@@ -196,25 +208,25 @@ final class Worker {
 
     /// Follows a MOVED or ASK reply: `request` goes to the named node, with ASKING first for ASK.
     func redirect(_ redirection: Redirection, request: [UInt8], client: ClientSession, sequence: UInt64,
-                  hops: UInt8, from backend: BackendConnection) {
+                  part: Int32, hops: UInt8, from backend: BackendConnection) {
         stats.redirections.add(1)
         guard hops <= ProxyContext.maxRedirections else {
-            client.deliverError(sequence, "ERR slotproxy: too many redirections for this request (last: \(redirection))")
+            client.deliverError(sequence, part: part, "ERR slotproxy: too many redirections for this request (last: \(redirection))")
             return
         }
         switch redirection {
         case .moved(let slot, var address):
             if address.host.isEmpty { address = NodeAddress(host: backend.address.host, port: address.port) }
             let nodeIndex = slotMap.assign(slot, to: address)
-            backends.adopt(slotMap)
+            slotMapChanged()
             context.topology?.requestRefresh()
             let target = backends.connection(node: nodeIndex, protocolVersion: backend.protocolVersion)
-            request.withUnsafeBytes { target.enqueue($0, client: client, sequence: sequence, hops: hops) }
+            request.withUnsafeBytes { target.enqueue($0, client: client, sequence: sequence, hops: hops, part: part) }
         case .ask(_, var address):
             if address.host.isEmpty { address = NodeAddress(host: backend.address.host, port: address.port) }
             let target = backends.connection(address: address, protocolVersion: backend.protocolVersion)
             target.enqueueAsking()
-            request.withUnsafeBytes { target.enqueue($0, client: client, sequence: sequence, hops: hops) }
+            request.withUnsafeBytes { target.enqueue($0, client: client, sequence: sequence, hops: hops, part: part) }
         }
     }
 }

@@ -1,0 +1,128 @@
+// Puts the replies of a split or fanned-out request back together into the one reply the
+// client expects, by the command's merge rule. Parts arrive as complete RESP replies (bytes);
+// elements are located with ReplyScanner and copied, never decoded and re-encoded.
+//
+//   MGET parts  [*2 va vc] [*1 vb] [*1 vd]  + key ordinals [0,2] [1] [3]  ─▶  *4 va vb vc vd
+//   DEL parts   [:1] [:0] [:2]                                          ─▶  :3
+//
+// A part that failed is never hidden behind a reply that looks whole: if any part is an
+// error the client gets one error saying how many parts failed and the first reason.
+
+public enum ReplyMerger {
+    /// Merges `parts` (one complete reply each, in plan order) by `rule`.
+    /// - Parameters:
+    ///   - keyOrdinals: for `.keyOrder`, each part's key positions (SplitPlan.Part.keyOrdinals).
+    ///   - keyCount: for `.keyOrder`, how many keys the request had.
+    ///   - partName: what a part is, for the error text ("slots", "primaries").
+    public static func merge(_ rule: ReplyMerge, parts: [[UInt8]], keyOrdinals: [[Int]] = [], keyCount: Int = 0,
+                             partName: String = "parts") -> [UInt8] {
+        if let failure = failureReply(parts, partName: partName) { return failure }
+        switch rule {
+        case .none, .first, .custom:
+            return parts.first ?? RESPReply.error("ERR slotproxy: no reply")
+        case .sum:
+            var total: Int64 = 0
+            for p in parts {
+                guard let n = integer(p) else { return unexpected(p) }
+                total &+= n
+            }
+            return RESPReply.integer(Int(total))
+        case .allOK:
+            for p in parts where p != RESPReply.ok { return p }
+            return RESPReply.ok
+        case .keyOrder:
+            var slots = [ArraySlice<UInt8>?](repeating: nil, count: keyCount)
+            for (i, p) in parts.enumerated() {
+                guard let elements = elements(p), i < keyOrdinals.count, elements.count == keyOrdinals[i].count else {
+                    return unexpected(p)
+                }
+                for (j, e) in elements.enumerated() where keyOrdinals[i][j] < keyCount {
+                    slots[keyOrdinals[i][j]] = e
+                }
+            }
+            var out = RESPReply.arrayHeader(keyCount)
+            for s in slots {
+                guard let s else { return RESPReply.error("ERR slotproxy: a key's reply is missing") }
+                out.append(contentsOf: s)
+            }
+            return out
+        case .union:
+            var all: [ArraySlice<UInt8>] = []
+            for p in parts {
+                guard let e = elements(p) else { return unexpected(p) }
+                all += e
+            }
+            var out = RESPReply.arrayHeader(all.count)
+            for e in all { out.append(contentsOf: e) }
+            return out
+        case .logicalAnd:
+            var result: [Int64]?
+            for p in parts {
+                guard let e = elements(p) else { return unexpected(p) }
+                let values = e.compactMap { integer(Array($0)) }
+                guard values.count == e.count else { return unexpected(p) }
+                if let r = result {
+                    guard r.count == values.count else { return unexpected(p) }
+                    result = zip(r, values).map { $0 != 0 && $1 != 0 ? 1 : 0 }
+                } else {
+                    result = values
+                }
+            }
+            var out = RESPReply.arrayHeader(result?.count ?? 0)
+            for v in result ?? [] { out += RESPReply.integer(Int(v)) }
+            return out
+        }
+    }
+
+    /// One error for the client when any part failed: `ERR slotproxy: 2 of 5 slots failed: <first error>`.
+    public static func failureReply(_ parts: [[UInt8]], partName: String) -> [UInt8]? {
+        let errors = parts.compactMap(errorText)
+        guard let first = errors.first else { return nil }
+        return RESPReply.error("ERR slotproxy: \(errors.count) of \(parts.count) \(partName) failed: \(first)")
+    }
+
+    /// The text of an error reply (`-…` or RESP3 `!…`), nil for any other reply.
+    public static func errorText(_ reply: [UInt8]) -> String? {
+        guard let type = reply.first else { return nil }
+        if type == UInt8(ascii: "-") {
+            return String(decoding: reply.dropFirst().prefix { $0 != 13 }, as: UTF8.self)
+        }
+        if type == UInt8(ascii: "!"), let v = try? RESPValueDecoder.decode(reply), case .error(let s) = v.value {
+            return s
+        }
+        return nil
+    }
+
+    /// The value of an integer reply.
+    public static func integer(_ reply: [UInt8]) -> Int64? {
+        guard reply.first == UInt8(ascii: ":"), let cr = reply.firstIndex(of: 13) else { return nil }
+        return reply.withUnsafeBufferPointer { parseInteger($0.baseAddress! + 1, cr - 1) }
+    }
+
+    /// The elements of an array, set or push reply, each as its complete bytes.
+    public static func elements(_ reply: [UInt8]) -> [ArraySlice<UInt8>]? {
+        guard let type = reply.first, type == UInt8(ascii: "*") || type == UInt8(ascii: "~") || type == UInt8(ascii: ">"),
+              let cr = reply.firstIndex(of: 13) else { return nil }
+        return reply.withUnsafeBufferPointer { buf -> [ArraySlice<UInt8>]? in
+            guard let n = parseInteger(buf.baseAddress! + 1, cr - 1) else { return nil }
+            if n < 0 { return [] }
+            var out: [ArraySlice<UInt8>] = []
+            out.reserveCapacity(Int(n))
+            var offset = cr + 2
+            var scanner = ReplyScanner()
+            for _ in 0..<n {
+                guard case .complete(let length) = scanner.scan(buf.baseAddress! + offset, count: buf.count - offset) else {
+                    return nil
+                }
+                out.append(reply[offset..<(offset + length)])
+                offset += length
+            }
+            return out
+        }
+    }
+
+    private static func unexpected(_ part: [UInt8]) -> [UInt8] {
+        let shown = String(decoding: part.prefix(40), as: UTF8.self)
+        return RESPReply.error("ERR slotproxy: unexpected reply from a node while merging: \(shown)")
+    }
+}

@@ -1,0 +1,128 @@
+// Requests that become several: a multi-key command whose keys span slots is split into one
+// sub-command per slot (SplitPlan), a cluster-wide command goes to every primary, and the
+// parts' replies are merged into one (ReplyMerger) in the client's place in line.
+//
+//   MGET a b c ─▶ SplitPlan ─▶ part per slot ─▶ primaries' connections (same write per node)
+//                                    replies, any order ─▶ PendingMerge ─▶ one reply, in order
+
+import SlotProxyCore
+
+extension ClientSession {
+    /// Commands whose fan-out needs more than a merge rule, by name (the policy table marks
+    /// them `.custom`).
+    static let customFanOuts: [String: (ClientSession, RequestArguments) -> Void] = [
+        "scan": { s, a in s.scan(a) },
+        "randomkey": { s, a in s.fanOut(RESPValueEncoder.command(["RANDOMKEY"]), finish: .randomKey) },
+    ]
+
+    /// Splits a multi-key request whose keys are in several slots into one part per slot.
+    func split(_ spec: CommandSpec, _ args: RequestArguments) {
+        guard let plan = SplitPlan.make(spec, args) else {
+            respondError(Self.crossSlotError)
+            return
+        }
+        let merge = PendingMerge(.rule(spec.policy.merge), parts: plan.parts.count, partName: "slots",
+                                 keyOrdinals: plan.parts.map(\.keyOrdinals), keyCount: plan.keyCount)
+        let sequence = replies.append(merge: merge)
+        for (index, part) in plan.parts.enumerated() {
+            guard let node = worker.slotMap.primaryIndex(for: part.slot) else {
+                deliverError(sequence, part: Int32(index), "CLUSTERDOWN Hash slot not served")
+                continue
+            }
+            let backend = worker.backends.connection(node: node, protocolVersion: protocolVersion)
+            part.request.withUnsafeBytes { backend.enqueue($0, client: self, sequence: sequence, part: Int32(index)) }
+        }
+    }
+
+    /// Sends a cluster-wide command to every primary and merges by the command's rule.
+    func fanOut(_ spec: CommandSpec, _ args: RequestArguments, frame: UnsafeRawBufferPointer) {
+        if spec.policy.merge == .custom {
+            if let handler = Self.customFanOuts[spec.name] {
+                handler(self, args)
+            } else {
+                respondError("ERR slotproxy: '\(spec.name)' runs on every primary and its replies cannot be merged")
+            }
+            return
+        }
+        fanOut(Array(frame), finish: .rule(spec.policy.merge))
+    }
+
+    func fanOut(_ request: [UInt8], finish: PendingMerge.Finish) {
+        let primaries = worker.activePrimaries
+        guard !primaries.isEmpty else {
+            respondError("CLUSTERDOWN The cluster is down")
+            return
+        }
+        let merge = PendingMerge(finish, parts: primaries.count, partName: "primaries")
+        let sequence = replies.append(merge: merge)
+        for (index, node) in primaries.enumerated() {
+            let backend = worker.backends.connection(node: node, protocolVersion: protocolVersion)
+            request.withUnsafeBytes { backend.enqueue($0, client: self, sequence: sequence, part: Int32(index)) }
+        }
+    }
+
+    /// SCAN cursor [MATCH pattern] [COUNT n] [TYPE t]: one primary at a time (ScanCursor).
+    private func scan(_ args: RequestArguments) {
+        guard let raw = UInt64(args.string(1)) else {
+            respondError("ERR invalid cursor")
+            return
+        }
+        let cursor = ScanCursor(encoded: raw)
+        guard let node = worker.slotMap.primaryIndex(for: cursor.slot) else {
+            respondError("CLUSTERDOWN Hash slot not served")
+            return
+        }
+        var request = Array("*\(args.count)\r\n".utf8)
+        for i in 0..<args.count {
+            let bytes = i == 1 ? Array(String(cursor.nodeCursor).utf8) : Array(args[i])
+            request += Array("$\(bytes.count)\r\n".utf8) + bytes + [13, 10]
+        }
+        let merge = PendingMerge(.scan(cursor.slot), parts: 1, partName: "primaries")
+        let sequence = replies.append(merge: merge)
+        let backend = worker.backends.connection(node: node, protocolVersion: protocolVersion)
+        request.withUnsafeBytes { backend.enqueue($0, client: self, sequence: sequence, part: 0) }
+    }
+
+    /// A part's reply; the last part completes the client's reply.
+    func deliverPart(_ sequence: UInt64, _ part: Int, _ reply: UnsafeRawBufferPointer) {
+        guard !closed, let merge = replies.merge(for: sequence), merge.add(part, Array(reply)) else { return }
+        finished(merge).withUnsafeBytes { deliver(sequence, $0) }
+    }
+
+    private func finished(_ merge: PendingMerge) -> [UInt8] {
+        let parts = merge.collected
+        switch merge.finish {
+        case .rule(let rule):
+            return ReplyMerger.merge(rule, parts: parts, keyOrdinals: merge.keyOrdinals, keyCount: merge.keyCount,
+                                     partName: merge.partName)
+        case .scan(let slot):
+            if let failure = ReplyMerger.failureReply(parts, partName: "primaries") { return failure }
+            guard let elements = ReplyMerger.elements(parts[0]), elements.count == 2,
+                  let nodeCursor = (try? RESPValueDecoder.decode(Array(elements[0])))?.value.string.flatMap({ UInt64($0) })
+            else {
+                return RESPReply.error("ERR slotproxy: unexpected SCAN reply from a node")
+            }
+            let next = ScanCursor.next(after: slot, nextNodeCursor: nodeCursor, in: worker.slotMap)
+            guard let encoded = next.map({ $0.encoded }) ?? 0 else {
+                return RESPReply.error("ERR slotproxy: a node's SCAN cursor is too large to encode")
+            }
+            return RESPReply.arrayHeader(2) + RESPReply.bulk(String(encoded)) + elements[1]
+        case .randomKey:
+            if let failure = ReplyMerger.failureReply(parts, partName: "primaries") { return failure }
+            let keys = parts.filter { $0.first == UInt8(ascii: "$") && !$0.starts(with: Array("$-1".utf8)) }
+            return keys.randomElement() ?? RESPReply.null(protocolVersion: protocolVersion)
+        case .info(let local):
+            if let failure = ReplyMerger.failureReply(parts, partName: "primaries") { return failure }
+            let texts = parts.compactMap { (try? RESPValueDecoder.decode($0))?.value.string }
+            return infoReply((local.isEmpty ? "" : local + "\r\n") + "# Keyspace\r\n" + KeyspaceInfo.sum(texts))
+        }
+    }
+
+    func infoReply(_ text: String) -> [UInt8] {
+        if protocolVersion >= 3 {
+            let body = Array(("txt:" + text).utf8)
+            return Array("=\(body.count)\r\n".utf8) + body + [13, 10]
+        }
+        return RESPReply.bulk(text)
+    }
+}
