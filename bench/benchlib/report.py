@@ -119,11 +119,15 @@ def report(results, targets, workloads):
             lines.append(f"memory {name}: {mem['error']}")
             continue
         mib = 1024 * 1024
-        lines.append(f"memory {name}: RSS at start {mem['rss_at_start_bytes'] / mib:.1f} MiB, "
-                     f"idle {mem['rss_idle_bytes'] / mib:.1f} MiB, with {mem['connections']} clients "
-                     f"{mem['rss_1000_bytes'] / mib:.1f} MiB, per connection {mem['rss_per_connection_bytes']:,.0f} bytes, "
-                     f"after close {mem['rss_after_close_bytes'] / mib:.1f} MiB; "
+        line = f"memory {name}: RSS idle {mem.get('rss_idle_bytes', mem['rss_at_start_bytes']) / mib:.1f} MiB"
+        if "rss_1000_bytes" in mem:
+            line += (f", with {mem['connections']} clients {mem['rss_1000_bytes'] / mib:.1f} MiB "
+                     f"= {mem['rss_per_connection_bytes']:,.0f} bytes per connection, "
+                     f"after they closed {mem['rss_after_close_bytes'] / mib:.1f} MiB")
+        if "rss_after_workloads_bytes" in mem:
+            line += (f"; after the workloads {mem['rss_after_workloads_bytes'] / mib:.1f} MiB, "
                      f"idle CPU {mem['idle_cpu_percent']:.1f}% of a core")
+        lines.append(line)
     m = results["machine"]
     lines.append(f"machine: nproc {m['nproc']}, {m['cpu_model']}, kernel {m['kernel']}, "
                  f"load at start {m['loadavg_at_start'][0]:.2f}")
