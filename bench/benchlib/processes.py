@@ -10,16 +10,23 @@ from .common import BenchError, log
 from .resp import call
 
 
-def proc_cpu_seconds(pid):
-    """utime+stime of a process in seconds, or None when it cannot be read."""
+def proc_cpu_times(pid):
+    """(utime, stime) of a process in seconds, or None when it cannot be read."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             data = f.read()
     except OSError:
         return None
     fields = data[data.rindex(")") + 2:].split()
-    # fields[0] is field 3 (state); utime is field 14, stime field 15.
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    # fields[0] is field 3 (state); utime is field 14, stime field 15, in clock ticks.
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def proc_cpu_seconds(pid):
+    """utime+stime of a process in seconds, or None when it cannot be read."""
+    t = proc_cpu_times(pid)
+    return None if t is None else t[0] + t[1]
 
 
 def proc_rss_bytes(pid):

@@ -13,7 +13,7 @@ import subprocess
 import time
 
 from .common import CLIENTS, DATA_SIZE, KEYSPACE, MEMORY_CONNECTIONS, MSET_KEYS, VALUE, BenchError, log
-from .processes import proc_cpu_seconds, proc_rss_bytes
+from .processes import proc_cpu_seconds, proc_cpu_times, proc_rss_bytes
 from .resp import Resp, call
 
 # name, group (--only), label, pipeline, clients, kind, n (full), n (--quick)
@@ -84,7 +84,7 @@ def parse_csv(stdout):
 def run_one(target, wl, n, timeout):
     name, _, _, pipeline, clients, kind, _, _ = wl
     argv = benchmark_argv(target, kind, n, pipeline, clients)
-    cpu0 = proc_cpu_seconds(target.pid) if target.pid else None
+    cpu0 = proc_cpu_times(target.pid) if target.pid else None
     t0 = time.monotonic()
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     CURRENT_CHILD.append(p)
@@ -97,7 +97,7 @@ def run_one(target, wl, n, timeout):
     finally:
         CURRENT_CHILD.remove(p)
     wall = time.monotonic() - t0
-    cpu1 = proc_cpu_seconds(target.pid) if target.pid else None
+    cpu1 = proc_cpu_times(target.pid) if target.pid else None
     if p.returncode != 0:
         # 7.0.15 exits with status 1 at the first error reply (-e is a no-op there) and says
         # "Error from server: ..." on stderr.
@@ -113,8 +113,9 @@ def run_one(target, wl, n, timeout):
     if errors:
         r["error"] = "server errors: " + errors[0][:200]
     if cpu0 is not None and cpu1 is not None:
-        r["cpu_s"] = round(cpu1 - cpu0, 3)
-        r["cpu_us_per_req"] = (cpu1 - cpu0) * 1e6 / n
+        user, system = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
+        r["cpu_user_s"], r["cpu_sys_s"] = round(user, 3), round(system, 3)
+        r["cpu_us_per_req"] = (user + system) * 1e6 / n
     return r
 
 
