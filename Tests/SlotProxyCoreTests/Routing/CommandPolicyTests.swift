@@ -24,7 +24,8 @@ struct CommandPolicyTests {
           arguments: [("dbsize", ReplyMerge.sum), ("keys", .union), ("scan", .custom), ("randomkey", .custom),
                       ("flushall", .allOK), ("flushdb", .allOK), ("script|load", .first),
                       ("script|exists", .logicalAnd), ("script|flush", .allOK), ("function|load", .first),
-                      ("function|delete", .allOK), ("function|flush", .allOK)])
+                      ("function|delete", .allOK), ("function|flush", .allOK), ("script|kill", .oneSucceeded),
+                      ("function|kill", .oneSucceeded), ("function|stats", .custom), ("memory|purge", .allOK)])
     func fanOut(name: String, merge: ReplyMerge) throws {
         let p = try policy(name)
         #expect(p.route == .allPrimaries)
@@ -143,6 +144,9 @@ struct CommandPolicyTests {
         #expect(CommandPolicy.resolve(name: "x.count", flags: [.readonly],
                                       tips: CommandTips(requestPolicy: .allShards, responsePolicy: .aggSum), hasKeys: false)
                 == CommandPolicy(route: .allPrimaries, merge: .sum, idempotent: true))
+        #expect(CommandPolicy.resolve(name: "x.kill", flags: [.noscript],
+                                      tips: CommandTips(requestPolicy: .allShards, responsePolicy: .oneSucceeded), hasKeys: false)
+                == CommandPolicy(route: .allPrimaries, merge: .oneSucceeded, idempotent: true))
         #expect(CommandPolicy.resolve(name: "x.info", flags: [.readonly],
                                       tips: CommandTips(requestPolicy: .allNodes, responsePolicy: .special), hasKeys: false)
                 == CommandPolicy(route: .allPrimaries, merge: .custom, idempotent: true))

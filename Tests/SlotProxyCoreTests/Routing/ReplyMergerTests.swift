@@ -85,6 +85,18 @@ struct ReplyMergerTests {
         #expect(text(ReplyMerger.merge(.first, parts: [])) == "-ERR slotproxy: no reply\r\n")
     }
 
+    // MARK: - oneSucceeded
+
+    @Test("the first reply that is not an error wins (SCRIPT KILL); all failed: the first error as it is")
+    func oneSucceeded() {
+        let notBusy = b("-NOTBUSY No scripts in execution right now.\r\n")
+        #expect(ReplyMerger.merge(.oneSucceeded, parts: [notBusy, RESPReply.ok, notBusy], partName: "primaries") == RESPReply.ok)
+        #expect(ReplyMerger.merge(.oneSucceeded, parts: [notBusy, notBusy, notBusy], partName: "primaries") == notBusy)
+        let down = b("-ERR slotproxy: connection to 127.0.0.1:7002 failed (Connection refused)\r\n")
+        #expect(ReplyMerger.merge(.oneSucceeded, parts: [down, notBusy]) == down)
+        #expect(text(ReplyMerger.merge(.oneSucceeded, parts: [])) == "-ERR slotproxy: no reply\r\n")
+    }
+
     // MARK: - union
 
     @Test("arrays are concatenated in part order; empty arrays add nothing")
