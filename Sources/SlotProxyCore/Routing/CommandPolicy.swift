@@ -37,6 +37,9 @@ public enum ReplyMerge: Equatable, Sendable {
     case allOK
     /// The first part's reply (SCRIPT LOAD returns the same SHA everywhere).
     case first
+    /// The first reply that is not an error; the first error, as the node sent it, when every
+    /// part failed (SCRIPT KILL: only the primary running a script says OK, the rest NOTBUSY).
+    case oneSucceeded
     /// Array replies concatenated (KEYS).
     case union
     /// Element-wise AND of integer arrays (SCRIPT EXISTS).
@@ -171,7 +174,7 @@ extension CommandPolicy {
             case .aggSum: merge = .sum
             case .allSucceeded: merge = .allOK
             case .aggLogicalAnd: merge = .logicalAnd
-            case .oneSucceeded: merge = .first
+            case .oneSucceeded: merge = .oneSucceeded
             default: merge = .custom
             }
             return CommandPolicy(route: .allPrimaries, merge: merge, idempotent: idempotent)
