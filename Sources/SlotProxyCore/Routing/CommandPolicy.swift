@@ -104,6 +104,10 @@ extension CommandPolicy {
         t["function|flush"] = .fanOut(.allOK)
         t["function|restore"] = .fanOut(.allOK)
         t["function|list"] = CommandPolicy(route: .anyPrimary, idempotent: true)
+        t["function|stats"] = CommandPolicy(route: .anyPrimary, idempotent: true)
+        for name in ["memory|doctor", "memory|stats", "memory|malloc-stats"] {
+            t[name] = CommandPolicy(route: .anyPrimary, idempotent: true)
+        }
         t["function|dump"] = CommandPolicy(route: .anyPrimary, idempotent: true)
         t["publish"] = CommandPolicy(route: .anyPrimary)
         // Server-side session state: a backend connection of the client's own.
@@ -140,13 +144,18 @@ extension CommandPolicy {
         "zremrangebylex",
     ]
 
+    /// Never resent, whatever their flags say: a script may write anything (Redis 7.0 flags
+    /// EVAL neither write nor may_replicate), and a message published twice is seen twice.
+    static let neverResent: Set<String> = ["eval", "evalsha", "fcall", "exec", "publish", "spublish"]
+
     /// The policy of one command: the override if there is one, otherwise derived from its
     /// published flags, tips and key specs.
     public static func resolve(name: String, flags: CommandFlags, tips: CommandTips, hasKeys: Bool) -> CommandPolicy {
-        let idempotent = flags.contains(.readonly) || !flags.contains(.write) && !flags.contains(.mayReplicate)
-            || idempotentWrites.contains(name)
+        let idempotent = !neverResent.contains(name)
+            && (flags.contains(.readonly) || !flags.contains(.write) && !flags.contains(.mayReplicate)
+                || idempotentWrites.contains(name))
         if var policy = overrides[name] {
-            policy.idempotent = policy.idempotent || idempotent
+            policy.idempotent = (policy.idempotent || idempotent) && !neverResent.contains(name)
             return policy
         }
         if flags.contains(.admin) {

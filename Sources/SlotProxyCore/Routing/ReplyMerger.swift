@@ -80,9 +80,14 @@ public enum ReplyMerger {
     }
 
     /// One error for the client when any part failed: `ERR slotproxy: 2 of 5 slots failed: <first error>`.
+    /// A request that failed the same way everywhere (a bad argument every node rejects, a
+    /// single part) gets the node's own error unchanged, as from one Redis server.
     public static func failureReply(_ parts: [[UInt8]], partName: String) -> [UInt8]? {
         let errors = parts.compactMap(errorText)
         guard let first = errors.first else { return nil }
+        if errors.count == parts.count && errors.allSatisfy({ $0 == first }) {
+            return RESPReply.error(first)
+        }
         return RESPReply.error("ERR slotproxy: \(errors.count) of \(parts.count) \(partName) failed: \(first)")
     }
 

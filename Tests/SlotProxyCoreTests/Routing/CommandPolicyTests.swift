@@ -22,14 +22,20 @@ struct CommandPolicyTests {
 
     @Test("cluster-wide commands fan out to every primary",
           arguments: [("dbsize", ReplyMerge.sum), ("keys", .union), ("scan", .custom), ("randomkey", .custom),
-                      ("flushall", .allOK), ("flushdb", .allOK), ("script|load", .first),
+                      ("flushall", .allOK), ("flushdb", .allOK), ("script|load", .custom),
                       ("script|exists", .logicalAnd), ("script|flush", .allOK), ("function|load", .first),
                       ("function|delete", .allOK), ("function|flush", .allOK), ("script|kill", .oneSucceeded),
-                      ("function|kill", .oneSucceeded), ("function|stats", .custom), ("memory|purge", .allOK)])
+                      ("function|kill", .oneSucceeded), ("memory|purge", .allOK)])
     func fanOut(name: String, merge: ReplyMerge) throws {
         let p = try policy(name)
         #expect(p.route == .allPrimaries)
         #expect(p.merge == merge)
+    }
+
+    @Test("per-node reports with no meaningful merge come from one primary",
+          arguments: ["function|list", "function|dump", "function|stats", "memory|doctor", "memory|stats"])
+    func onePrimary(name: String) throws {
+        #expect(try policy(name).route == .anyPrimary)
     }
 
     static let unsplittable = ["msetnx", "rename", "renamenx", "copy", "smove", "lmove", "rpoplpush", "sunionstore",
@@ -123,13 +129,10 @@ struct CommandPolicyTests {
         for name in ["incr", "lpush", "xadd", "rpoplpush", "append"] {
             #expect(try !policy(name).idempotent, "\(name)")
         }
-        // Redis 7.0 flags EVAL/EVALSHA/FCALL neither write nor may_replicate, so the derived rule
-        // calls scripts idempotent, though DESIGN.md names EVAL as a write never to resend.
-        let scripts = try ["eval", "evalsha", "fcall"].map { ($0, try policy($0)) }
-        withKnownIssue("scripts are derived idempotent from 7.0's flags") {
-            for (name, p) in scripts {
-                #expect(!p.idempotent, "\(name)")
-            }
+        // Redis 7.0 flags EVAL/EVALSHA/FCALL neither write nor may_replicate: the policy table
+        // names them, so a script is never resent after a lost connection.
+        for name in ["eval", "evalsha", "fcall", "publish"] {
+            #expect(try !policy(name).idempotent, "\(name)")
         }
     }
 
