@@ -56,7 +56,8 @@ final class BackendConnection {
         var leadingReplies: Int32 = 0
     }
 
-    unowned let worker: Worker
+    /// The worker outlives every connection it owns: no reference counting on this link.
+    unowned(unsafe) let worker: Worker
     let address: NodeAddress
     let protocolVersion: Int
     let kind: Kind

@@ -12,7 +12,8 @@ import Glibc
 import SlotProxyCore
 
 final class ClientSession {
-    unowned let worker: Worker
+    /// The worker outlives every connection it owns: no reference counting on this link.
+    unowned(unsafe) let worker: Worker
     let fd: Int32
     let id: Int64
     let parser: RequestParser
@@ -98,7 +99,7 @@ final class ClientSession {
             input.consume(consumed)
             if input.isEmpty { input.releaseIfEmpty() }
         }
-        if input.readableCount > worker.context.config.clientQueryBufferLimit {
+        if input.readableCount > worker.clientQueryBufferLimit {
             worker.logger.warning("closing client: query buffer limit reached", metadata: ["id": "\(id)"])
             close()
         }
@@ -158,7 +159,7 @@ final class ClientSession {
             output.append(bytes)
             markDirty()
         } else {
-            _ = replies.append(ready: true, bytes: bytes)
+            bytes.withUnsafeBytes { _ = replies.appendReady($0) }
         }
     }
 
@@ -173,10 +174,10 @@ final class ClientSession {
         if sequence == replies.headSequence {
             output.append(reply)
             replies.removeHead()
-            while let held = replies.popReadyHead() { output.append(held) }
+            replies.popReadyHeads(into: &output)
             markDirty()
         } else {
-            replies.hold(sequence, Array(reply))
+            replies.hold(sequence, reply)
         }
     }
 

@@ -3,15 +3,18 @@
 // pipelining client gets answers in order while different primaries answer out of order.
 //
 //   headSequence        headSequence + count
-//   | waiting | ready(held bytes) | waiting | …
+//   | waiting | ready (held) | waiting | …
 //
 // A reply that arrives for the head goes straight to the client's output buffer and never
-// lands here; only replies that overtake an earlier one are held (copied) until their turn.
+// lands here. One that overtakes an earlier reply is copied into `held`, a single buffer
+// shared by all held replies (no allocation per reply), until its turn comes.
 
 struct ReplyQueue {
     struct Entry {
         var ready = false
-        var bytes: [UInt8] = []
+        /// Where this reply's bytes are in `held`, once ready.
+        var start: Int32 = 0
+        var length: Int32 = 0
         /// For a split or fanned-out request: the parts collected so far.
         var merge: PendingMerge?
     }
@@ -21,22 +24,33 @@ struct ReplyQueue {
     private(set) var count = 0
     /// Sequence number of the oldest reply still owed.
     private(set) var headSequence: UInt64 = 0
+    private var held: [UInt8] = []
 
     var isEmpty: Bool { count == 0 }
     var nextSequence: UInt64 { headSequence &+ UInt64(count) }
 
-    /// Reserves the next place in line. A reply that is already known (`bytes`) is ready.
-    mutating func append(ready: Bool = false, bytes: [UInt8] = []) -> UInt64 {
-        if count == entries.count { grow() }
-        entries[(head + count) & (entries.count - 1)] = Entry(ready: ready, bytes: bytes)
-        count += 1
-        return headSequence &+ UInt64(count - 1)
+    /// Reserves the next place in line for a reply still to come.
+    @inline(__always)
+    mutating func append() -> UInt64 {
+        push(Entry())
+    }
+
+    /// The next place in line for a reply known now (a local answer queued behind others).
+    mutating func appendReady(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        let sequence = push(Entry(ready: true, start: Int32(held.count), length: Int32(bytes.count)))
+        held.append(contentsOf: bytes)
+        return sequence
     }
 
     /// Reserves the next place in line for a reply assembled from several parts.
     mutating func append(merge: PendingMerge) -> UInt64 {
+        push(Entry(merge: merge))
+    }
+
+    @inline(__always)
+    private mutating func push(_ entry: Entry) -> UInt64 {
         if count == entries.count { grow() }
-        entries[(head + count) & (entries.count - 1)] = Entry(ready: false, bytes: [], merge: merge)
+        entries[(head + count) & (entries.count - 1)] = entry
         count += 1
         return headSequence &+ UInt64(count - 1)
     }
@@ -49,37 +63,43 @@ struct ReplyQueue {
     }
 
     /// Holds a reply that arrived before the ones ahead of it.
-    mutating func hold(_ sequence: UInt64, _ bytes: [UInt8]) {
+    mutating func hold(_ sequence: UInt64, _ bytes: UnsafeRawBufferPointer) {
         let offset = Int(sequence &- headSequence)
         guard offset >= 0 && offset < count else { return }
         let i = (head + offset) & (entries.count - 1)
-        entries[i].ready = true
-        entries[i].bytes = bytes
-        entries[i].merge = nil
+        entries[i] = Entry(ready: true, start: Int32(held.count), length: Int32(bytes.count))
+        held.append(contentsOf: bytes)
     }
 
     /// Removes the head entry (its reply has just been written).
+    @inline(__always)
     mutating func removeHead() {
         entries[head] = Entry()
         head = (head + 1) & (entries.count - 1)
         count -= 1
         headSequence &+= 1
+        if count == 0 { held.removeAll(keepingCapacity: true) }
     }
 
-    /// Removes and returns the head's held bytes if the head is ready.
-    mutating func popReadyHead() -> [UInt8]? {
-        guard count > 0, entries[head].ready else { return nil }
-        let bytes = entries[head].bytes
-        removeHead()
-        return bytes
+    /// Moves every ready reply at the head of the line to `output`, in order.
+    mutating func popReadyHeads(into output: inout ByteBuffer) {
+        while count > 0 && entries[head].ready {
+            let e = entries[head]
+            if e.length > 0 {
+                held.withUnsafeBytes { output.append($0.baseAddress! + Int(e.start), Int(e.length)) }
+            }
+            removeHead()
+        }
     }
 
-    /// Frees the entry storage once nothing is owed and it grew large.
+    /// Frees storage that grew large once nothing is owed.
     mutating func shrinkIfIdle() {
-        if count == 0 && entries.count > 16 {
+        guard count == 0 else { return }
+        if entries.count > 16 {
             entries = []
             head = 0
         }
+        if held.capacity > 4096 { held = [] }
     }
 
     private mutating func grow() {

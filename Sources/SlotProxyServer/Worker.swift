@@ -32,6 +32,11 @@ final class Worker {
 
     let backends: BackendPool
     let stats = WorkerStats()
+    /// Settings read on the request path, copied once (reading `context.config` copies the
+    /// whole configuration).
+    let readFrom: ReadFrom
+    let failoverHoldSeconds: Double
+    let clientQueryBufferLimit: Int
     private var clients: [ObjectIdentifier: ClientSession] = [:]
     var clientCount: Int { clients.count }
 
@@ -61,6 +66,9 @@ final class Worker {
     init(index: Int, context: ProxyContext) throws {
         self.index = index
         self.context = context
+        self.readFrom = context.config.readFrom
+        self.failoverHoldSeconds = Double(context.config.failoverHoldMs) / 1000
+        self.clientQueryBufferLimit = context.config.clientQueryBufferLimit
         guard let base = event_base_new() else { throw SocketError("event_base_new failed") }
         self.base = base
         let view = context.store.current()
@@ -299,7 +307,6 @@ final class Worker {
         guard let node = primary(for: slot) else {
             return .error(slotMap.primaries.isEmpty ? "CLUSTERDOWN The cluster is down" : "CLUSTERDOWN Hash slot not served")
         }
-        let readFrom = context.config.readFrom
         if readOnly && readFrom != .primary {
             let replicas = slotMap.replicas[Int(node)]
             for i in 0..<replicas.count {
@@ -329,7 +336,7 @@ final class Worker {
     /// reachable again or a new primary takes over, up to `failover-hold-ms`.
     func hold(_ request: [UInt8], client: ClientSession, entry: BackendConnection.InFlight, protocolVersion: Int,
               notBefore: Double) {
-        let holdSeconds = Double(context.config.failoverHoldMs) / 1000
+        let holdSeconds = failoverHoldSeconds
         guard holdSeconds > 0 else {
             client.deliverError(entry.sequence, part: entry.part, holdExpiredError(entry.slot))
             return
