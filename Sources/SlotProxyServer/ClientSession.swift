@@ -34,6 +34,8 @@ final class ClientSession {
     var name: String?
     /// False until AUTH (or HELLO … AUTH) succeeds when a password is required.
     var authenticated = true
+    /// What other workers may read about this session (CLIENT LIST / KILL); set in start().
+    var record: ClientRecord?
 
     init(worker: Worker, fd: Int32, id: Int64) {
         self.worker = worker
@@ -46,6 +48,8 @@ final class ClientSession {
     }
 
     func start() {
+        authenticated = worker.context.config.requirePass.isEmpty
+        record = worker.context.sessions.register(self)
         let me = Unmanaged.passUnretained(self).toOpaque()
         readEvent = event_new(worker.base, fd, Int16(EV_READ | EV_PERSIST), clientReadCallback, me)
         writeEvent = event_new(worker.base, fd, Int16(EV_WRITE | EV_PERSIST), clientWriteCallback, me)
@@ -227,6 +231,7 @@ final class ClientSession {
         input.deallocate()
         output.deallocate()
         replies = ReplyQueue()
+        worker.context.sessions.unregister(self)
         worker.clientClosed(self)
     }
 }
