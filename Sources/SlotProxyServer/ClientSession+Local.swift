@@ -27,6 +27,7 @@ extension ClientSession {
         "client|id": { s, _ in s.respond(RESPReply.integer(Int(s.id))) },
         "client|setinfo": { s, a in s.setInfo(a) },
         "client|info": { s, _ in s.respond(s.infoReply(s.clientInfo().line + "\n")) },
+        "acl|whoami": { s, _ in s.respond(RESPReply.bulk(s.record?.current.user ?? "default")) },
         "client|list": { s, a in s.clientList(a) },
         "client|kill": { s, a in s.clientKill(a) },
         "client|reply": { s, a in s.clientReply(a) },
@@ -169,7 +170,7 @@ extension ClientSession {
         protocolVersion = 2
         name = nil
         authenticated = worker.context.config.requirePass.isEmpty
-        record?.update { $0 = ClientRecord.Fields() }
+        record?.update { $0.name = ""; $0.user = "default"; $0.protocolVersion = 2 }
         respond(RESPReply.simple("RESET"))
     }
 

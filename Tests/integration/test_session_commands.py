@@ -11,8 +11,9 @@ What each test checks (each fails when its feature breaks; every one is bounded 
   test_session_requirepass_redis_py  redis-py with password= in RESP2 (AUTH) and RESP3 (HELLO 3 AUTH):
                                      SET/GET; a wrong password raises AuthenticationError.
   test_session_quit_before_auth      QUIT before AUTH: +OK, then the connection closes.
-  test_session_users                 --users alice:wonder: AUTH alice wonder; CLIENT LIST shows
-                                     user=alice; a wrong password or unknown user: WRONGPASS.
+  test_session_users                 --users alice:wonder: AUTH alice wonder; CLIENT INFO shows
+                                     user=alice, ACL WHOAMI alice; a wrong password or unknown user:
+                                     WRONGPASS.
   test_session_auth_without_password the shared proxy (no requirepass): AUTH x gets Redis's "no
                                      password configured" error; AUTH default x is OK.
   test_session_client_names          CLIENT SETNAME/GETNAME, invalid names refused, HELLO SETNAME.
@@ -157,6 +158,7 @@ def test_session_users(start_proxy):
         assert conn.command("AUTH", "alice", "wonder") == b"OK"
         mine = client_list(conn.command("CLIENT", "INFO"))[0]
         assert mine["user"] == "alice"
+        assert conn.command("ACL", "WHOAMI") == b"alice"
         assert conn.command("AUTH", "bob", "builder") == b"OK"
         assert client_list(conn.command("CLIENT", "INFO"))[0]["user"] == "bob"
     with RawConnection(p.port) as conn:

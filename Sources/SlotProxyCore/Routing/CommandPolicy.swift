@@ -90,7 +90,7 @@ extension CommandPolicy {
         // Connection handshake and the client's own session: answered by the proxy.
         for name in ["ping", "echo", "quit", "select", "hello", "auth", "reset", "info",
                      "client|setname", "client|getname", "client|id", "client|setinfo", "client|info",
-                     "client|list", "client|kill", "client|reply", "client|no-evict", "client|no-touch"] {
+                     "client|list", "client|kill", "client|reply", "client|no-evict", "client|no-touch", "acl|whoami"] {
             t[name] = .local
         }
         // The proxy presents itself as a one-node cluster owning every slot, so cluster-aware

@@ -10,7 +10,7 @@ private func policy(_ name: String) -> CommandPolicy? {
 @Suite("CommandPolicy: session, cluster and administrative commands")
 struct CommandPolicyTests {
     @Test("the client's session and the presented cluster are answered by the proxy", arguments: [
-        "auth", "hello", "client|list", "client|kill", "client|reply", "client|no-evict", "client|info",
+        "auth", "hello", "acl|whoami", "client|list", "client|kill", "client|reply", "client|no-evict", "client|info",
         "cluster|info", "cluster|slots", "cluster|shards", "cluster|nodes", "cluster|keyslot", "cluster|myid",
         "cluster|countkeysinslot", "cluster|getkeysinslot", "cluster|replicas",
     ])
