@@ -157,6 +157,12 @@ final class BackendConnection {
         writeEvent = event_new(worker.base, fd, Int16(EV_WRITE | EV_PERSIST), backendWriteCallback, me)
         event_add(writeEvent, nil)
         writeArmed = true
+        if let auth = worker.context.config.backendAuthCommand {
+            // backend-password: AUTH [backend-user] password before anything else.
+            waitingSince = worker.now
+            output.append(auth)
+            inFlight.append(InFlight(client: nil, sequence: 0, length: auth.count, hops: 0))
+        }
         if protocolVersion == 3 {
             // RESP3 clients are served by RESP3 connections: switch before anything else.
             waitingSince = worker.now

@@ -35,6 +35,8 @@ final class ClientSession {
     var name: String?
     /// False until AUTH (or HELLO … AUTH) succeeds when a password is required.
     var authenticated = true
+    /// What other workers may read about this session (CLIENT LIST / KILL); set in start().
+    var record: ClientRecord?
 
     // Server-side state (ClientSession+State).
     /// Between MULTI and EXEC.
@@ -64,6 +66,8 @@ final class ClientSession {
     }
 
     func start() {
+        authenticated = worker.context.config.requirePass.isEmpty
+        record = worker.context.sessions.register(self)
         let me = Unmanaged.passUnretained(self).toOpaque()
         readEvent = event_new(worker.base, fd, Int16(EV_READ | EV_PERSIST), clientReadCallback, me)
         writeEvent = event_new(worker.base, fd, Int16(EV_WRITE | EV_PERSIST), clientWriteCallback, me)
@@ -79,6 +83,7 @@ final class ClientSession {
     fileprivate func onReadable() {
         guard !closed else { return }
         lastActiveTick = worker.tick
+        record?.noteActivity(worker.now)
         if input.isEmpty {
             let n = read(fd, worker.scratch, worker.scratchSize)
             guard n > 0 else { return readFailed(n) }
@@ -247,6 +252,7 @@ final class ClientSession {
         replies = ReplyQueue()
         transaction = nil
         closeOwnConnections()
+        worker.context.sessions.unregister(self)
         worker.clientClosed(self)
     }
 }

@@ -21,6 +21,8 @@ final class ProxyContext: @unchecked Sendable {
     /// Set once at start, before any worker runs.
     var topology: TopologyManager?
     var workers: [Worker] = []
+    /// Every client session, over all workers (CLIENT LIST, CLIENT KILL).
+    let sessions = ClientRegistry()
 
     private let clients = Atomic<Int>(0)
     private let clientIDs = Atomic<Int64>(0)

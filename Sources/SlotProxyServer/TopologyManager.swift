@@ -136,6 +136,12 @@ final class TopologyManager: @unchecked Sendable {
             return nil
         }
         do {
+            if let auth = context.config.backendAuthArguments, case .error(let message) = try connection.call(auth) {
+                lastFailure[address] = MonotonicClock.seconds()
+                logger.warning("cluster node refused backend-user / backend-password", metadata: [
+                    "node": "\(address)", "error": "\(message)"])
+                return nil
+            }
             if !commandsFromCluster {
                 let reply = try connection.call(["COMMAND"])
                 if !reply.isError {

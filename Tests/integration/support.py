@@ -447,6 +447,9 @@ class ProxyProcess:
         self.args = [str(proxy_binary()), "--port", str(self.port), "--bind", "127.0.0.1",
                      "--seeds", seeds, "--threads", str(threads), "--loglevel", "notice",
                      *(extra_args or [])]
+        # With --requirepass the readiness checks authenticate first.
+        extra = list(extra_args or [])
+        self.password = extra[extra.index("--requirepass") + 1] if "--requirepass" in extra[:-1] else None
         self.process: subprocess.Popen | None = None
 
     @property
@@ -494,6 +497,8 @@ class ProxyProcess:
                 self._fail(f"proxy exited with status {self.process.returncode} before it was ready")
             try:
                 with RawConnection(self.port, timeout=2.0) as conn:
+                    if self.password is not None:
+                        conn.command("AUTH", self.password)
                     if stage == "PING":
                         reply = conn.command("PING")
                         last = repr(reply)

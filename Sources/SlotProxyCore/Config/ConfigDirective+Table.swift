@@ -104,6 +104,41 @@ extension ConfigDirective {
             sends more is disconnected.
             """),
 
+        // MARK: Security
+        .string("requirepass", \.requirePass, default: "", help: """
+            The password clients must give before any other command, as on a Redis server
+            with requirepass: AUTH password, or HELLO 3 AUTH default password. Until then
+            every command but AUTH, HELLO, QUIT and RESET gets -NOAUTH. "" = no password:
+            every client is the default user from the start. This is the proxy's own
+            password; the cluster's is backend-password.
+            """),
+        .users("users", \.users, default: "\"\"", help: """
+            More users clients may authenticate as (AUTH name password, or HELLO 3 AUTH
+            name password), as name:password pairs separated by spaces, e.g.
+            "users alice:secret1 bob:secret2". A user may run every command the proxy
+            serves; users tell clients apart (CLIENT LIST shows user=name). Passwords
+            listed here cannot contain spaces. Give them all on one line; a later users
+            line replaces an earlier one. The default user's password is requirepass.
+            """),
+        .string("backend-user", \.backendUser, default: "", help: """
+            The ACL user the proxy authenticates as on cluster nodes; "" = the default
+            user (AUTH password only).
+            """),
+        .string("backend-password", \.backendPassword, default: "", help: """
+            The password the proxy gives cluster nodes: every backend connection and every
+            topology query starts with AUTH [backend-user] backend-password. "" = the
+            nodes need no authentication.
+            """),
+        .boolean("allow-admin-commands", \.allowAdminCommands, default: false, help: """
+            Administrative commands (CONFIG SET, CONFIG RESETSTAT, CONFIG REWRITE, SLOWLOG
+            RESET, ACL SETUSER, BGSAVE, LATENCY RESET…) are refused by default with an error
+            naming this directive. yes sends each to every primary, and the client gets OK
+            only when every primary said OK. CONFIG GET always goes to one primary.
+            Commands that would stop or reshape the cluster (SHUTDOWN, DEBUG, MONITOR,
+            SYNC, REPLICAOF, FAILOVER, CLUSTER ADDSLOTS, CLUSTER FAILOVER…) are always
+            refused.
+            """),
+
         // MARK: Logging
         .choice("loglevel", \.logLevel, default: LogLevel.notice, help: """
             How much to log: debug, verbose, notice or warning (from most to least).

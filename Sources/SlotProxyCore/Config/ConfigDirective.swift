@@ -25,9 +25,9 @@ public struct ConfigDirective: Sendable {
     /// Writes the current value back as proxy.conf text.
     let write: @Sendable (ProxyConfig) -> String
 
-    /// True for directives that take a list (`bind`, `seeds`): any number of arguments,
+    /// True for directives that take a list (`bind`, `seeds`, `users`): any number of arguments,
     /// each further split on spaces. Every other directive takes exactly one argument.
-    public var takesList: Bool { kind == .bindAddresses || kind == .seedAddresses }
+    public var takesList: Bool { kind == .bindAddresses || kind == .seedAddresses || kind == .users }
 
     /// Looks a directive up by name, ignoring ASCII case.
     public static func named(_ name: String) -> ConfigDirective? {
@@ -130,6 +130,19 @@ extension ConfigDirective {
             write: { config in
                 let seeds = config[keyPath: property]
                 return seeds.isEmpty ? "\"\"" : seeds.map(\.description).joined(separator: " ")
+            })
+    }
+
+    static func users(_ name: String, _ property: WritableKeyPath<ProxyConfig, [ProxyUser]> & Sendable,
+                      default value: String, help: String) -> ConfigDirective {
+        ConfigDirective(
+            name: name, kind: .users, defaultValue: value, example: nil, help: help,
+            read: { (config: inout ProxyConfig, arguments: [String]) throws(InvalidConfigValue) in
+                config[keyPath: property] = try ConfigValueReader.users(arguments)
+            },
+            write: { config in
+                let users = config[keyPath: property]
+                return users.isEmpty ? "\"\"" : users.map { quotedIfNeeded("\($0.name):\($0.password)") }.joined(separator: " ")
             })
     }
 }

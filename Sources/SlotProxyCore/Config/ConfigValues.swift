@@ -1,7 +1,7 @@
 // The kinds of value a directive can take, and how each is read from its text:
 //   "7777" ─integer─▶ 7777        "512mb" ─memory─▶ 536870912     "yes" ─boolean─▶ true
 //   "notice" ─choice─▶ LogLevel   "127.0.0.1 -::1" ─bind─▶ [BindAddress]
-//   "a:7001,[::1]:7002" ─seeds─▶ [SeedAddress]
+//   "a:7001,[::1]:7002" ─seeds─▶ [SeedAddress]   "alice:pw bob:pw2" ─users─▶ [ProxyUser]
 // Each reader throws InvalidConfigValue with the words "must be ..." that end up in the
 // ConfigError, so every directive of a kind explains itself the same way.
 
@@ -21,6 +21,8 @@ public enum ConfigValueKind: Equatable, Sendable {
     case bindAddresses
     /// `host:port` cluster nodes for `seeds`.
     case seedAddresses
+    /// `name:password` pairs for `users`.
+    case users
 }
 
 /// How much the proxy logs, with Redis's words; each level includes the ones after it.
@@ -83,6 +85,17 @@ public struct SeedAddress: Hashable, Sendable, CustomStringConvertible {
 struct InvalidConfigValue: Error {
     var value: String
     var expected: String
+}
+
+/// A user clients may authenticate as (`users name:password`), besides the default user.
+public struct ProxyUser: Hashable, Sendable {
+    public var name: String
+    public var password: String
+
+    public init(name: String, password: String) {
+        self.name = name
+        self.password = password
+    }
 }
 
 // MARK: - Readers
@@ -160,6 +173,28 @@ enum ConfigValueReader {
             }
             return seed
         }
+    }
+
+    /// Users as `name:password`, separated by spaces; the name ends at the first colon.
+    /// An empty list is allowed (the default). Error texts never repeat a password.
+    static func users(_ arguments: [String]) throws(InvalidConfigValue) -> [ProxyUser] {
+        var users: [ProxyUser] = []
+        for word in words(arguments, splittingOnCommas: false) {
+            guard let colon = word.firstIndex(of: ":"), colon != word.startIndex,
+                  word.index(after: colon) != word.endIndex else {
+                throw InvalidConfigValue(value: word.contains(":") ? String(word.prefix { $0 != ":" }) + ":…" : "…",
+                                         expected: "must be name:password pairs separated by spaces")
+            }
+            let user = ProxyUser(name: String(word[..<colon]), password: String(word[word.index(after: colon)...]))
+            guard user.name != "default" else {
+                throw InvalidConfigValue(value: "default:…", expected: "must not name the default user, whose password is requirepass")
+            }
+            guard !users.contains(where: { $0.name == user.name }) else {
+                throw InvalidConfigValue(value: "\(user.name):…", expected: "must name each user once")
+            }
+            users.append(user)
+        }
+        return users
     }
 
     // MARK: - Helpers

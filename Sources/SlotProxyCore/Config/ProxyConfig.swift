@@ -41,6 +41,16 @@ public struct ProxyConfig: Equatable, Sendable {
     public var protoMaxBulkLen: Int = 0
     /// `client-query-buffer-limit`: most buffered request bytes per client.
     public var clientQueryBufferLimit: Int = 0
+    /// `requirepass`: the default user's password; "" = clients need not authenticate.
+    public var requirePass: String = ""
+    /// `users`: further users clients may authenticate as.
+    public var users: [ProxyUser] = []
+    /// `backend-user`: the user the proxy authenticates as on cluster nodes; "" = the default user.
+    public var backendUser: String = ""
+    /// `backend-password`: the password for `backendUser`; "" = the nodes need no authentication.
+    public var backendPassword: String = ""
+    /// `allow-admin-commands`: send CONFIG SET and other administrative commands to every primary.
+    public var allowAdminCommands: Bool = false
     /// `loglevel`.
     public var logLevel: LogLevel = .notice
     /// `logfile`: path to append logs to; "" = standard error.

@@ -54,11 +54,16 @@ public struct CommandPolicy: Equatable, Sendable {
     /// Safe to send again when an earlier attempt's outcome is unknown (a primary died with
     /// the request written): reads, and writes whose repetition changes nothing.
     public var idempotent: Bool
+    /// An administrative command (CONFIG SET, SLOWLOG RESET…): its route is `.local`, and
+    /// the proxy refuses it unless `allow-admin-commands yes`, then sends it to every
+    /// primary and combines the replies by `merge`.
+    public var administrative: Bool
 
-    public init(route: Route, merge: ReplyMerge = .none, idempotent: Bool = false) {
+    public init(route: Route, merge: ReplyMerge = .none, idempotent: Bool = false, administrative: Bool = false) {
         self.route = route
         self.merge = merge
         self.idempotent = idempotent
+        self.administrative = administrative
     }
 }
 
@@ -72,6 +77,14 @@ extension CommandPolicy {
     static func fanOut(_ merge: ReplyMerge, idempotent: Bool = true) -> CommandPolicy {
         CommandPolicy(route: .allPrimaries, merge: merge, idempotent: idempotent)
     }
+    static func administrative(_ merge: ReplyMerge) -> CommandPolicy {
+        CommandPolicy(route: .local, merge: merge, administrative: true)
+    }
+
+    /// The error for an administrative command while `allow-admin-commands` is no.
+    public static func administrativeRefusal(_ name: String) -> String {
+        "ERR slotproxy: '\(name)' is an administrative command; set allow-admin-commands yes to send it to every primary"
+    }
 
     /// Where the proxy departs from what COMMAND says, by lower-case name (`container|sub`
     /// for subcommands). Keep this the only place that names commands.
@@ -79,9 +92,28 @@ extension CommandPolicy {
         var t: [String: CommandPolicy] = [:]
         // Connection handshake and the client's own session: answered by the proxy.
         for name in ["ping", "echo", "quit", "select", "hello", "auth", "reset", "info",
-                     "client|setname", "client|getname", "client|id", "client|setinfo", "client|info"] {
+                     "client|setname", "client|getname", "client|id", "client|setinfo", "client|info",
+                     "client|list", "client|kill", "client|reply", "client|no-evict", "client|no-touch", "acl|whoami"] {
             t[name] = .local
         }
+        // The proxy presents itself as a one-node cluster owning every slot, so cluster-aware
+        // clients keep sending everything to it (Cluster/SingleNodeCluster).
+        for name in ["cluster|info", "cluster|slots", "cluster|shards", "cluster|nodes", "cluster|keyslot",
+                     "cluster|myid", "cluster|replicas", "cluster|slaves", "cluster|count-failure-reports",
+                     "cluster|countkeysinslot", "cluster|getkeysinslot"] {
+            t[name] = .local
+        }
+        // Administrative: refused unless allow-admin-commands, then on every primary.
+        // (Unnamed ones are derived from the admin flag in `resolve`.)
+        t["config|get"] = CommandPolicy(route: .anyPrimary, idempotent: true)
+        t["config|set"] = .administrative(.allOK)
+        t["config|resetstat"] = .administrative(.allOK)
+        t["config|rewrite"] = .administrative(.allOK)
+        t["slowlog|get"] = .administrative(.union)
+        t["slowlog|len"] = .administrative(.sum)
+        t["slowlog|reset"] = .administrative(.allOK)
+        t["latency|reset"] = .administrative(.sum)
+        t["latency|latest"] = .administrative(.union)
         // Multi-key commands split per slot and merged (never one sub-request per key).
         t["mget"] = .split(.keyOrder, idempotent: true)
         t["mset"] = .split(.allOK, idempotent: true)
@@ -119,16 +151,28 @@ extension CommandPolicy {
         }
         t["xread"] = CommandPolicy(route: .dedicatedWithKeyword("block"), idempotent: true)
         t["xreadgroup"] = CommandPolicy(route: .dedicatedWithKeyword("block"))
-        // Would break the proxy's own connections or the cluster under it.
-        let changesCluster = "ERR slotproxy: this command changes the cluster or the proxy's connections and is refused"
-        for name in ["shutdown", "debug", "monitor", "sync", "psync", "replicaof", "slaveof", "failover",
-                     "readonly", "readwrite", "asking", "swapdb", "move",
+        // Would break the proxy's own connections.
+        let changesConnections = "ERR slotproxy: this command changes the cluster or the proxy's connections and is refused"
+        for name in ["readonly", "readwrite", "asking", "swapdb", "move"] {
+            t[name] = .refused(changesConnections)
+        }
+        // Never forwarded, whatever allow-admin-commands says: they would stop, debug or
+        // reshape the nodes behind the proxy.
+        for name in ["shutdown", "debug", "pfdebug", "replicaof", "slaveof", "failover",
                      "cluster|addslots", "cluster|addslotsrange", "cluster|delslots", "cluster|delslotsrange",
                      "cluster|failover", "cluster|forget", "cluster|meet", "cluster|replicate", "cluster|reset",
                      "cluster|setslot", "cluster|saveconfig", "cluster|set-config-epoch", "cluster|bumpepoch",
-                     "cluster|flushslots", "client|kill", "client|pause", "client|unpause", "client|reply",
-                     "client|tracking", "client|caching", "client|getredir", "client|no-evict", "client|no-touch"] {
-            t[name] = .refused(changesCluster)
+                     "cluster|flushslots"] {
+            t[name] = .refused("ERR slotproxy: '\(name)' is never forwarded: it would stop, debug or reshape the cluster's nodes behind the proxy")
+        }
+        for name in ["monitor", "sync", "psync", "replconf"] {
+            t[name] = .refused("ERR slotproxy: '\(name)' is not supported: it would turn a shared node connection into a stream")
+        }
+        for name in ["client|tracking", "client|caching", "client|getredir", "client|trackinginfo"] {
+            t[name] = .refused("ERR slotproxy: '\(name)' is not supported: client-side caching is not relayed by this version")
+        }
+        for name in ["client|pause", "client|unpause", "client|unblock"] {
+            t[name] = .refused("ERR slotproxy: '\(name)' is not supported by this version")
         }
         return t
     }()
@@ -159,7 +203,13 @@ extension CommandPolicy {
             return policy
         }
         if flags.contains(.admin) {
-            return .refused("ERR slotproxy: '\(name)' is an administrative command and is not forwarded")
+            switch tips.responsePolicy {
+            case .aggSum: return .administrative(.sum)
+            case .aggLogicalAnd: return .administrative(.logicalAnd)
+            // OK when every primary said OK; otherwise the first other reply (BGSAVE's status,
+            // ACL LIST's array…).
+            default: return .administrative(.allOK)
+            }
         }
         if flags.contains(.blocking) {
             return .dedicated
