@@ -54,6 +54,9 @@ final class BackendConnection {
         var readOnly = false
         /// Replies to drop before this request's own (MULTI and queued commands before EXEC).
         var leadingReplies: Int32 = 0
+        /// When the request was first held (0: never): its failover-hold-ms deadline runs from
+        /// here however often it is resent and held again.
+        var firstHeld: Double = 0
     }
 
     /// The worker outlives every connection it owns: no reference counting on this link.
@@ -106,7 +109,8 @@ final class BackendConnection {
     @inline(__always)
     func enqueue(_ frame: UnsafeRawBufferPointer, client: ClientSession?, sequence: UInt64, hops: UInt8 = 0,
                  part: Int32 = -1, slot: UInt16 = SlotMap.unassigned, idempotent: Bool = false,
-                 attempts: UInt8 = 0, readOnly: Bool = false, leadingReplies: Int32 = 0) -> Bool {
+                 attempts: UInt8 = 0, readOnly: Bool = false, leadingReplies: Int32 = 0,
+                 firstHeld: Double = 0) -> Bool {
         if state != .ready && state != .connecting {
             guard !isDown(at: worker.now), connect() else { return false }
         }
@@ -119,7 +123,7 @@ final class BackendConnection {
         }
         inFlight.append(InFlight(client: client, sequence: sequence, length: frame.count, hops: hops, part: part,
                                  slot: slot, idempotent: idempotent, attempts: attempts, readOnly: readOnly,
-                                 leadingReplies: leadingReplies))
+                                 leadingReplies: leadingReplies, firstHeld: firstHeld))
         markDirty()
         return true
     }

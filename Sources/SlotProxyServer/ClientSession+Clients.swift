@@ -47,11 +47,17 @@ extension ClientSession {
 
     /// CLIENT REPLY ON|OFF|SKIP: ON is what every connection does; suppressing replies is
     /// not supported by this version.
+    /// CLIENT REPLY ON|OFF|SKIP: OFF and SKIP themselves get no reply, ON gets +OK.
     func clientReply(_ args: RequestArguments) {
         if args.equalsLowercased(2, "on") {
+            replyMode = .on
+            replies.silencing = false
             respond(RESPReply.ok)
-        } else if args.equalsLowercased(2, "off") || args.equalsLowercased(2, "skip") {
-            respondError("ERR slotproxy: CLIENT REPLY OFF and SKIP are not supported by this version")
+        } else if args.equalsLowercased(2, "off") {
+            replyMode = .off
+        } else if args.equalsLowercased(2, "skip") {
+            // The next command's reply is dropped, unless replies are off altogether.
+            if replyMode == .on { replyMode = .skipNext }
         } else {
             respondError("ERR syntax error")
         }

@@ -13,6 +13,18 @@ extension ClientSession {
     static let crossSlotError = "CROSSSLOT Keys in request don't hash to the same slot"
 
     func dispatch(_ args: RequestArguments, frame: UnsafeRawBufferPointer) {
+        if replyMode != .on {
+            // CLIENT REPLY OFF / SKIP: this command's reply is dropped (SKIP: only this one).
+            replies.silencing = true
+            if replyMode == .skipNext { replyMode = .on }
+            defer { replies.silencing = false }
+            route(args, frame: frame)
+        } else {
+            route(args, frame: frame)
+        }
+    }
+
+    private func route(_ args: RequestArguments, frame: UnsafeRawBufferPointer) {
         let spec: CommandSpec
         switch worker.view.commands.resolve(args) {
         case .command(let s):

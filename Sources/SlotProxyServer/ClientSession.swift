@@ -55,6 +55,10 @@ final class ClientSession {
     /// In subscribed mode (RESP2 allows only the subscription commands, PING, QUIT, RESET).
     var subscribed = false
 
+    enum ReplyMode { case on, off, skipNext }
+    /// CLIENT REPLY: whether replies are written to this client.
+    var replyMode = ReplyMode.on
+
     init(worker: Worker, fd: Int32, id: Int64) {
         self.worker = worker
         self.fd = fd
@@ -161,6 +165,7 @@ final class ClientSession {
     /// A reply known now (local answer or error), queued behind any reply still owed.
     func respond(_ bytes: [UInt8]) {
         if replies.isEmpty {
+            guard !replies.silencing else { return }
             output.append(bytes)
             markDirty()
         } else {
@@ -177,7 +182,7 @@ final class ClientSession {
     func deliver(_ sequence: UInt64, _ reply: UnsafeRawBufferPointer) {
         guard !closed else { return }
         if sequence == replies.headSequence {
-            output.append(reply)
+            if !replies.headDiscards { output.append(reply) }
             replies.removeHead()
             replies.popReadyHeads(into: &output)
             markDirty()

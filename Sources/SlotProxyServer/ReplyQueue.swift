@@ -17,7 +17,15 @@ struct ReplyQueue {
         var length: Int32 = 0
         /// For a split or fanned-out request: the parts collected so far.
         var merge: PendingMerge?
+        /// Taken under CLIENT REPLY OFF/SKIP: the reply is dropped when its turn comes.
+        var discard = false
     }
+
+    /// Set while dispatching a command whose reply the client turned off (CLIENT REPLY).
+    var silencing = false
+
+    /// The head's reply is to be dropped, not written.
+    var headDiscards: Bool { count > 0 && entries[head].discard }
 
     private var entries: [Entry] = []
     private var head = 0
@@ -50,6 +58,8 @@ struct ReplyQueue {
     @inline(__always)
     private mutating func push(_ entry: Entry) -> UInt64 {
         if count == entries.count { grow() }
+        var entry = entry
+        entry.discard = silencing
         entries[(head + count) & (entries.count - 1)] = entry
         count += 1
         return headSequence &+ UInt64(count - 1)
@@ -67,7 +77,7 @@ struct ReplyQueue {
         let offset = Int(sequence &- headSequence)
         guard offset >= 0 && offset < count else { return }
         let i = (head + offset) & (entries.count - 1)
-        entries[i] = Entry(ready: true, start: Int32(held.count), length: Int32(bytes.count))
+        entries[i] = Entry(ready: true, start: Int32(held.count), length: Int32(bytes.count), discard: entries[i].discard)
         held.append(contentsOf: bytes)
     }
 
@@ -85,7 +95,7 @@ struct ReplyQueue {
     mutating func popReadyHeads(into output: inout ByteBuffer) {
         while count > 0 && entries[head].ready {
             let e = entries[head]
-            if e.length > 0 {
+            if e.length > 0 && !e.discard {
                 held.withUnsafeBytes { output.append($0.baseAddress! + Int(e.start), Int(e.length)) }
             }
             removeHead()

@@ -264,7 +264,7 @@ final class Worker {
         let sent = request.withUnsafeBytes {
             target.enqueue($0, client: client, sequence: entry.sequence, hops: entry.hops, part: entry.part,
                            slot: entry.slot, idempotent: entry.idempotent, attempts: entry.attempts,
-                           readOnly: entry.readOnly, leadingReplies: entry.leadingReplies)
+                           readOnly: entry.readOnly, leadingReplies: entry.leadingReplies, firstHeld: entry.firstHeld)
         }
         if !sent { hold(request, client: client, entry: entry, protocolVersion: backend.protocolVersion, notBefore: 0) }
     }
@@ -277,15 +277,15 @@ final class Worker {
     @inline(__always)
     func send(_ frame: UnsafeRawBufferPointer, client: ClientSession, sequence: UInt64, part: Int32 = -1,
               slot: UInt16, idempotent: Bool, protocolVersion: Int, attempts: UInt8 = 0, readOnly: Bool = false,
-              leadingReplies: Int32 = 0) {
+              leadingReplies: Int32 = 0, firstHeld: Double = 0) {
         let entry = BackendConnection.InFlight(client: client, sequence: sequence, length: frame.count, hops: 0, part: part,
                                                slot: slot, idempotent: idempotent, attempts: attempts, readOnly: readOnly,
-                                               leadingReplies: leadingReplies)
+                                               leadingReplies: leadingReplies, firstHeld: firstHeld)
         switch target(slot: slot, readOnly: readOnly, protocolVersion: protocolVersion) {
         case .connection(let backend):
             if !backend.enqueue(frame, client: client, sequence: sequence, part: part, slot: slot,
                                 idempotent: idempotent, attempts: attempts, readOnly: readOnly,
-                                leadingReplies: leadingReplies) {
+                                leadingReplies: leadingReplies, firstHeld: firstHeld) {
                 hold(Array(frame), client: client, entry: entry, protocolVersion: protocolVersion, notBefore: 0)
             }
         case .unavailable:
@@ -342,11 +342,12 @@ final class Worker {
             return
         }
         stats.heldRequests.add(1)
+        let since = entry.firstHeld > 0 ? entry.firstHeld : now
         held.hold(HeldRequest(client: client, sequence: entry.sequence, part: entry.part, slot: entry.slot,
                               bytes: request, idempotent: entry.idempotent, protocolVersion: protocolVersion,
                               attempts: entry.attempts &+ (notBefore > 0 ? 1 : 0), readOnly: entry.readOnly,
-                              leadingReplies: entry.leadingReplies),
-                  deadline: now + holdSeconds, notBefore: notBefore)
+                              leadingReplies: entry.leadingReplies, firstHeld: since),
+                  deadline: since + holdSeconds, notBefore: notBefore)
         context.topology?.requestRefresh()
     }
 
@@ -378,7 +379,7 @@ final class Worker {
             request.bytes.withUnsafeBytes {
                 send($0, client: request.client, sequence: request.sequence, part: request.part, slot: request.slot,
                      idempotent: request.idempotent, protocolVersion: request.protocolVersion, attempts: request.attempts,
-                     readOnly: request.readOnly, leadingReplies: request.leadingReplies)
+                     readOnly: request.readOnly, leadingReplies: request.leadingReplies, firstHeld: request.firstHeld)
             }
         }
         if !held.isEmpty { context.topology?.requestRefresh() }
@@ -443,6 +444,7 @@ struct HeldRequest {
     let attempts: UInt8
     let readOnly: Bool
     let leadingReplies: Int32
+    let firstHeld: Double
 }
 
 private let workerAcceptCallback: event_callback_fn = { fd, _, ctx in

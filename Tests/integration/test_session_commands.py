@@ -23,7 +23,8 @@ What each test checks (each fails when its feature breaks; every one is bounded 
   test_session_client_kill           CLIENT KILL ID closes another client (count 1), the killer keeps
                                      working; old form CLIENT KILL addr: +OK / "No such client";
                                      SKIPME spares the caller; bad filters get Redis's errors.
-  test_session_client_flags          CLIENT NO-EVICT on: OK; CLIENT REPLY ON: OK, OFF: an error.
+  test_session_client_flags          CLIENT NO-EVICT on/off: OK; CLIENT REPLY ON: OK.
+  test_session_client_reply          CLIENT REPLY OFF/ON/SKIP drop exactly the replies Redis drops.
   test_session_select                SELECT 0: OK; SELECT 1: the cluster-mode error.
   test_session_admin_refused         CONFIG SET refused by default with an error naming
                                      allow-admin-commands; CONFIG GET answered by a primary.
@@ -46,6 +47,7 @@ What each test checks (each fails when its feature breaks; every one is bounded 
 
 from __future__ import annotations
 
+import socket
 import time
 
 import pytest
@@ -57,6 +59,7 @@ from support import (
     ProxyStartError,
     RawConnection,
     RespMap,
+    encode_command,
     key_in_slot,
     key_slot,
 )
@@ -284,8 +287,32 @@ def test_session_client_flags(proxy):
         assert conn.command("CLIENT", "NO-EVICT", "off") == b"OK"
         assert err(conn.command("CLIENT", "NO-EVICT", "maybe")) == "ERR syntax error"
         assert conn.command("CLIENT", "REPLY", "ON") == b"OK"
-        assert "not supported" in err(conn.command("CLIENT", "REPLY", "OFF"))
         assert conn.command("PING") == b"PONG"
+
+
+def test_session_client_reply(proxy, run_id):
+    """CLIENT REPLY OFF drops every reply (its own too) until ON, which answers +OK; SKIP drops
+    only the next command's reply. Checked on the exact bytes of one pipelined write."""
+    key = f"reply:{run_id}"
+    cmds = [["CLIENT", "REPLY", "OFF"], ["SET", key, "v"], ["GET", key], ["PING"],
+            ["CLIENT", "REPLY", "ON"], ["GET", key],
+            ["CLIENT", "REPLY", "SKIP"], ["GET", key], ["ECHO", "last"]]
+    payload = b"".join(encode_command(*c) for c in cmds)
+    expected = b"+OK\r\n$1\r\nv\r\n$4\r\nlast\r\n"
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as s:
+        s.sendall(payload)
+        got = b""
+        while len(got) < len(expected):
+            chunk = s.recv(4096)
+            assert chunk, f"connection closed after {got!r}"
+            got += chunk
+        assert got == expected
+        s.settimeout(0.3)
+        try:
+            extra = s.recv(4096)
+        except socket.timeout:
+            extra = b""
+        assert extra == b"", f"unexpected bytes after the replies: {extra!r}"
 
 
 def test_session_select(proxy):
