@@ -6,14 +6,34 @@
 //   inFlight: one entry per request in output, same order
 //
 // A request's bytes stay in `output` until its reply arrives, so a MOVED or ASK reply can
-// resend exactly what the client sent, with nothing copied on the normal path.
+// resend exactly what the client sent, with nothing copied on the normal path; and when the
+// connection is lost, each request still here is either held for the new primary (it was
+// never written, or it is idempotent) or answered "outcome unknown".
+//
+// States: idle ─enqueue─▶ connecting ─▶ ready ─fail─▶ down(retryAt) ─enqueue after retryAt─▶ connecting
 
 import CLibevent
 import Glibc
 import SlotProxyCore
 
 final class BackendConnection {
-    enum State { case idle, connecting, ready }
+    enum State: Equatable { case idle, connecting, ready, down(retryAt: Double) }
+
+    /// What the connection is for.
+    enum Kind {
+        /// Pooled and multiplexed: any client's requests, matched to replies in order.
+        case shared
+        /// One client's own (WATCH, blocking commands): never held or timed out.
+        case dedicated
+        /// One client's subscriptions: every reply goes to the client as it arrives.
+        case pubsub
+    }
+
+    /// Reconnect attempts to a node that failed wait 0.1 s, 0.2 s… up to 1 s.
+    static let reconnectBackoff = Backoff(base: 0.1, cap: 1.0)
+    /// TRYAGAIN / CLUSTERDOWN / LOADING replies are retried after 10 ms, 20 ms… up to 250 ms.
+    static let retryBackoff = Backoff(base: 0.01, cap: 0.25)
+    static let maxRetries: UInt8 = 80
 
     struct InFlight {
         /// nil for the proxy's own requests (HELLO, ASKING): their replies are dropped.
@@ -23,12 +43,28 @@ final class BackendConnection {
         var hops: UInt8
         /// Which part of a split or fanned-out request this is; -1 for a whole request.
         var part: Int32 = -1
+        /// The slot the request routes by (SlotMap.unassigned: any primary), to route it
+        /// again when it has to be resent.
+        var slot: UInt16 = SlotMap.unassigned
+        /// May be resent when its outcome is unknown.
+        var idempotent = false
+        /// TRYAGAIN / CLUSTERDOWN retries so far.
+        var attempts: UInt8 = 0
+        /// A read-only command (may go to a replica with `read-from`).
+        var readOnly = false
+        /// Replies to drop before this request's own (MULTI and queued commands before EXEC).
+        var leadingReplies: Int32 = 0
     }
 
     unowned let worker: Worker
     let address: NodeAddress
     let protocolVersion: Int
+    let kind: Kind
+    /// The client a dedicated or pub/sub connection belongs to.
+    weak var owner: ClientSession?
     private(set) var state = State.idle
+    /// A MOVED/ASK seen among a batch's leading replies: the batch is resent there.
+    private var batchRedirection: Redirection?
 
     private var fd: Int32 = -1
     private var readEvent: OpaquePointer?
@@ -41,37 +77,59 @@ final class BackendConnection {
     private var input = ByteBuffer()
     private var scanner = ReplyScanner()
     private var isDirty = false
+    private var reconnectAttempts = 0
+    /// Since when the oldest unanswered request has waited (0: nothing is waiting).
+    private var waitingSince = 0.0
 
     var pendingCount: Int { inFlight.count }
 
-    init(worker: Worker, address: NodeAddress, protocolVersion: Int) {
+    /// True while the node is known to be unreachable and not yet due for another try.
+    @inline(__always)
+    func isDown(at now: Double) -> Bool {
+        if case .down(let retryAt) = state { return now < retryAt }
+        return false
+    }
+
+    init(worker: Worker, address: NodeAddress, protocolVersion: Int, kind: Kind = .shared, owner: ClientSession? = nil) {
         self.worker = worker
         self.address = address
         self.protocolVersion = protocolVersion
+        self.kind = kind
+        self.owner = owner
     }
 
     // MARK: - Requests
 
-    /// Queues a request; it is written at the end of this loop iteration.
+    /// Queues a request; it is written at the end of this loop iteration. Returns false,
+    /// queuing nothing, while the node is down: the caller holds the request instead.
     @inline(__always)
     func enqueue(_ frame: UnsafeRawBufferPointer, client: ClientSession?, sequence: UInt64, hops: UInt8 = 0,
-                 part: Int32 = -1) {
-        if state == .idle && !connect() {
-            client?.deliverError(sequence, part: part, "ERR slotproxy: cannot connect to \(address)")
-            worker.context.topology?.requestRefresh()
-            return
+                 part: Int32 = -1, slot: UInt16 = SlotMap.unassigned, idempotent: Bool = false,
+                 attempts: UInt8 = 0, readOnly: Bool = false, leadingReplies: Int32 = 0) -> Bool {
+        if state != .ready && state != .connecting {
+            guard !isDown(at: worker.now), connect() else { return false }
         }
+        if inFlight.isEmpty { waitingSince = worker.now }
         output.append(frame)
-        inFlight.append(InFlight(client: client, sequence: sequence, length: frame.count, hops: hops, part: part))
+        if kind == .pubsub && client != nil {
+            // Subscriptions are not matched to replies: every reply goes to the owner.
+            markDirty()
+            return true
+        }
+        inFlight.append(InFlight(client: client, sequence: sequence, length: frame.count, hops: hops, part: part,
+                                 slot: slot, idempotent: idempotent, attempts: attempts, readOnly: readOnly,
+                                 leadingReplies: leadingReplies))
         markDirty()
+        return true
     }
 
     /// ASKING before a request that follows an ASK redirection; its +OK is dropped.
-    func enqueueAsking() {
+    func enqueueAsking() -> Bool {
         Self.asking.withUnsafeBytes { enqueue($0, client: nil, sequence: 0) }
     }
 
     private static let asking = RESPValueEncoder.command(["ASKING"])
+    private static let readonly = RESPValueEncoder.command(["READONLY"])
     private static let hello3 = RESPValueEncoder.command(["HELLO", "3"])
 
     @inline(__always)
@@ -88,6 +146,7 @@ final class BackendConnection {
     private func connect() -> Bool {
         guard let socketAddress = worker.socketAddress(for: address),
               let fd = Socket.connect(to: socketAddress, keepAliveSeconds: worker.context.config.tcpKeepalive) else {
+            markDown()
             return false
         }
         self.fd = fd
@@ -99,8 +158,14 @@ final class BackendConnection {
         writeArmed = true
         if protocolVersion == 3 {
             // RESP3 clients are served by RESP3 connections: switch before anything else.
+            waitingSince = worker.now
             output.append(Self.hello3)
             inFlight.append(InFlight(client: nil, sequence: 0, length: Self.hello3.count, hops: 0))
+        }
+        if worker.context.config.readFrom != .primary {
+            // Lets this connection read from a replica; a no-op on a primary.
+            output.append(Self.readonly)
+            inFlight.append(InFlight(client: nil, sequence: 0, length: Self.readonly.count, hops: 0))
         }
         return true
     }
@@ -113,8 +178,10 @@ final class BackendConnection {
                 return
             }
             state = .ready
+            reconnectAttempts = 0
             event_add(readEvent, nil)
             worker.stats.backendConnects.add(1)
+            worker.backendReconnected()
         }
         flush()
     }
@@ -127,6 +194,11 @@ final class BackendConnection {
         while output.readableCount > sentCount {
             let n = write(fd, output.readPointer + sentCount, output.readableCount - sentCount)
             if n > 0 {
+                if kind == .pubsub {
+                    // Nothing to resend later: what is written is done with.
+                    output.consume(n)
+                    continue
+                }
                 sentCount += n
             } else if n < 0 && errno == EINTR {
                 continue
@@ -186,64 +258,161 @@ final class BackendConnection {
 
     @inline(__always)
     private func handleReply(_ reply: UnsafeRawBufferPointer) {
+        if kind == .pubsub {
+            if inFlight.first?.client == nil && !inFlight.isEmpty {
+                _ = inFlight.popFirst()  // the handshake's own reply
+            } else {
+                owner?.deliverPush(reply)
+            }
+            return
+        }
+        if let head = inFlight.first, head.leadingReplies > 0 {
+            // A batch (MULTI … EXEC): drop the replies before the last, noting a redirection.
+            inFlight.dropLeadingReply()
+            if reply[0] == UInt8(ascii: "-") && reply.count > 6 && batchRedirection == nil {
+                batchRedirection = Redirection(errorLine: UnsafeRawBufferPointer(rebasing: reply[1..<(reply.count - 2)]))
+            }
+            return
+        }
         guard let entry = inFlight.popFirst() else {
             fail("reply without a request")
             return
         }
+        waitingSince = inFlight.isEmpty ? 0 : worker.now
         defer {
             output.consume(entry.length)
             sentCount -= entry.length
         }
         guard let client = entry.client else { return }
-        if reply[0] == UInt8(ascii: "-"), reply.count > 6,
-           let redirection = Redirection(errorLine: UnsafeRawBufferPointer(rebasing: reply[1..<(reply.count - 2)])) {
-            let request = Array(UnsafeRawBufferPointer(start: output.readPointer, count: entry.length))
-            worker.redirect(redirection, request: request, client: client, sequence: entry.sequence,
-                            part: entry.part, hops: entry.hops &+ 1, from: self)
-            return
+        if let redirection = batchRedirection {
+            // A queued command was redirected, so EXEC was aborted: resend the whole batch.
+            batchRedirection = nil
+            if kind == .shared {
+                let request = Array(UnsafeRawBufferPointer(start: output.readPointer, count: entry.length))
+                worker.redirect(redirection, request: request, client: client, entry: entry, from: self)
+                return
+            }
+        }
+        if reply[0] == UInt8(ascii: "-") && reply.count > 6 {
+            let line = UnsafeRawBufferPointer(rebasing: reply[1..<(reply.count - 2)])
+            if kind == .shared, let redirection = Redirection(errorLine: line) {
+                let request = Array(UnsafeRawBufferPointer(start: output.readPointer, count: entry.length))
+                worker.redirect(redirection, request: request, client: client, entry: entry, from: self)
+                return
+            }
+            if kind == .shared && Self.isRetryable(line) && entry.attempts < Self.maxRetries {
+                // The node did not run the command (slots migrating, cluster down, loading):
+                // try again shortly; a refresh may move the slot meanwhile.
+                let request = Array(UnsafeRawBufferPointer(start: output.readPointer, count: entry.length))
+                worker.stats.retries.add(1)
+                worker.hold(request, client: client, entry: entry, protocolVersion: protocolVersion,
+                            notBefore: worker.now + Self.retryBackoff.delay(attempt: Int(entry.attempts)))
+                if !asciiHasPrefix(line, "TRYAGAIN") { worker.context.topology?.requestRefresh() }
+                return
+            }
+            if asciiHasPrefix(line, "NOSCRIPT") && entry.attempts == 0 {
+                // A node that never saw the script (a promoted replica, a SCRIPT FLUSH): load
+                // it there from the proxy's memory and run the request once more.
+                let request = Array(UnsafeRawBufferPointer(start: output.readPointer, count: entry.length))
+                if let load = worker.context.scripts.loadCommand(forEvalsha: request) {
+                    load.withUnsafeBytes { _ = enqueue($0, client: nil, sequence: 0) }
+                    var again = entry
+                    again.attempts = 1
+                    request.withUnsafeBytes {
+                        _ = enqueue($0, client: client, sequence: again.sequence, hops: again.hops, part: again.part,
+                                    slot: again.slot, idempotent: again.idempotent, attempts: 1, readOnly: again.readOnly)
+                    }
+                    worker.stats.retries.add(1)
+                    return
+                }
+            }
         }
         client.deliver(entry.sequence, part: entry.part, reply)
+        if kind == .dedicated && inFlight.isEmpty { owner?.ownConnectionIdle(self) }
+    }
+
+    /// Errors that mean the command was not executed and may simply be tried again.
+    private static func isRetryable(_ line: UnsafeRawBufferPointer) -> Bool {
+        asciiHasPrefix(line, "TRYAGAIN") || asciiHasPrefix(line, "CLUSTERDOWN") || asciiHasPrefix(line, "LOADING")
+    }
+
+    /// Fails the connection when its oldest request has waited longer than the timeout.
+    func checkTimeout(now: Double, timeout: Double, connectTimeout: Double) {
+        guard waitingSince > 0, kind == .shared || state == .connecting else { return }
+        if state == .connecting && now - waitingSince > connectTimeout {
+            fail("connect timed out")
+        } else if state == .ready && now - waitingSince > timeout {
+            fail("no reply within backend-timeout-ms")
+        }
     }
 
     // MARK: - Failure
 
-    /// Drops the connection; every request on it gets an error. The next request reconnects.
+    /// Drops the connection and marks the node down for a short while. Each request still on
+    /// it is held for whichever primary serves its slot next if it was never written or is
+    /// idempotent; any other gets an error saying its outcome is unknown.
     func fail(_ reason: String) {
-        if fd >= 0 {
-            if let e = readEvent { event_free(e) }
-            if let e = writeEvent { event_free(e) }
-            readEvent = nil
-            writeEvent = nil
-            Glibc.close(fd)
-            fd = -1
-        }
+        closeSocket()
         let wasConnected = state == .ready
-        state = .idle
-        writeArmed = false
+        markDown()
         isDirty = false
-        let failed = inFlight.removeAll()
+        waitingSince = 0
+        var offset = 0
+        let written = sentCount
+        let pending = inFlight.removeAll()
+        if wasConnected || !pending.isEmpty {
+            worker.logger.warning("backend connection failed", metadata: [
+                "node": "\(address)", "reason": "\(reason)", "pending": "\(pending.count)"])
+        }
+        for entry in pending {
+            defer { offset += entry.length }
+            guard let client = entry.client else { continue }
+            if kind != .shared {
+                // A client's own connection: its state (WATCH, a blocked pop) is gone with it.
+                client.deliverError(entry.sequence, part: entry.part,
+                                    "ERR slotproxy: the connection to \(address) was lost (\(reason))")
+            } else if offset >= written || entry.idempotent {
+                let request = Array(UnsafeRawBufferPointer(start: output.readPointer + offset, count: entry.length))
+                if offset < written { worker.stats.retries.add(1) }
+                worker.hold(request, client: client, entry: entry, protocolVersion: protocolVersion, notBefore: 0)
+            } else {
+                client.deliverError(entry.sequence, part: entry.part,
+                    "ERR slotproxy: the connection to \(address) was lost (\(reason)) after the command was sent; its outcome is unknown")
+            }
+        }
         output.deallocate()
         input.deallocate()
         sentCount = 0
         scanner.reset()
-        if wasConnected || !failed.isEmpty {
-            worker.logger.warning("backend connection failed", metadata: ["node": "\(address)", "reason": "\(reason)"])
-        }
+        batchRedirection = nil
         worker.context.topology?.requestRefresh()
-        let message = "ERR slotproxy: connection to \(address) failed (\(reason))"
-        for entry in failed {
-            entry.client?.deliverError(entry.sequence, part: entry.part, message)
-        }
+        if kind != .shared { owner?.ownConnectionLost(self) }
+    }
+
+    private func markDown() {
+        state = .down(retryAt: worker.now + Self.reconnectBackoff.delay(attempt: reconnectAttempts))
+        reconnectAttempts += 1
+        writeArmed = false
+    }
+
+    private func closeSocket() {
+        guard fd >= 0 else { return }
+        if let e = readEvent { event_free(e) }
+        if let e = writeEvent { event_free(e) }
+        readEvent = nil
+        writeEvent = nil
+        Glibc.close(fd)
+        fd = -1
     }
 
     func close() {
-        if fd >= 0 {
-            if let e = readEvent { event_free(e) }
-            if let e = writeEvent { event_free(e) }
-            Glibc.close(fd)
-            fd = -1
-        }
+        closeSocket()
         state = .idle
+        _ = inFlight.removeAll()
+        output.deallocate()
+        input.deallocate()
+        sentCount = 0
+        scanner.reset()
     }
 }
 
@@ -260,6 +429,13 @@ struct InFlightQueue {
         if count == items.count { grow() }
         items[(head + count) & (items.count - 1)] = item
         count += 1
+    }
+
+    var first: BackendConnection.InFlight? { count > 0 ? items[head] : nil }
+
+    /// Counts one of the head batch's leading replies as received.
+    mutating func dropLeadingReply() {
+        items[head]!.leadingReplies -= 1
     }
 
     @inline(__always)

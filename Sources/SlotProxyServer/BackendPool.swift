@@ -20,8 +20,8 @@ final class BackendPool {
     /// Aligned with the slot map's primaries.
     private var byIndex: [Node] = []
 
-    /// Re-aligns the index with a new or patched slot map; connections to nodes that are no
-    /// longer primaries and not in use are closed.
+    /// Re-aligns the index with a new or patched slot map; connections to nodes that are
+    /// neither primaries nor replicas any more, and not in use, are closed.
     func adopt(_ slotMap: SlotMap) {
         byIndex = slotMap.primaries.map { address in
             if let n = byAddress[address] { return n }
@@ -29,7 +29,7 @@ final class BackendPool {
             byAddress[address] = n
             return n
         }
-        let keep = Set(slotMap.primaries)
+        let keep = Set(slotMap.primaries).union(slotMap.replicas.joined())
         for (address, node) in byAddress where !keep.contains(address) {
             let busy = (node.resp2?.pendingCount ?? 0) + (node.resp3?.pendingCount ?? 0) > 0
             if !busy {
@@ -64,6 +64,13 @@ final class BackendPool {
         let c = BackendConnection(worker: worker, address: node.address, protocolVersion: 2)
         node.resp2 = c
         return c
+    }
+
+    func checkTimeouts(now: Double, timeout: Double, connectTimeout: Double) {
+        for node in byAddress.values {
+            node.resp2?.checkTimeout(now: now, timeout: timeout, connectTimeout: connectTimeout)
+            node.resp3?.checkTimeout(now: now, timeout: timeout, connectTimeout: connectTimeout)
+        }
     }
 
     func closeAll() {

@@ -18,24 +18,41 @@ extension ClientSession {
         case .command(let s):
             spec = s
         case .unknownCommand(let error), .unknownSubcommand(let error), .wrongArity(let error):
+            transaction?.failed = true
             respondError(error)
             return
         }
         worker.stats.commands.add(1)
+        if !authenticated && !spec.flags.contains(.noAuth) {
+            respondError("NOAUTH Authentication required.")
+            return
+        }
+        if let tx = transaction, !Self.transactionControl.contains(spec.name) {
+            queueInTransaction(tx, spec, args, frame)
+            return
+        }
+        if subscribed && protocolVersion == 2 && !Self.allowedWhileSubscribed.contains(spec.name) {
+            respondError("ERR Can't execute '\(spec.name)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+            return
+        }
+        if subscribed && spec.name == "ping", let link = pubsubLink ?? shardLinks.first {
+            // In subscribed mode the node answers PING in its pub/sub form, in line with messages.
+            if link.enqueue(frame, client: self, sequence: 0) { return }
+        }
         switch spec.policy.route {
         case .byKey:
             routeByKey(spec, args, frame)
         case .anyPrimary:
-            forwardToAnyPrimary(frame)
+            forwardToAnyPrimary(frame, idempotent: spec.policy.idempotent)
         case .local:
             handleLocal(spec, args)
         case .allPrimaries:
             fanOut(spec, args, frame: frame)
         case .dedicated:
-            respondError("ERR slotproxy: '\(spec.name)' needs a connection of its own, which this version does not support yet")
+            dedicated(spec, args, frame)
         case .dedicatedWithKeyword(let keyword):
             if (1..<args.count).contains(where: { args.equalsLowercased($0, keyword) }) {
-                respondError("ERR slotproxy: '\(spec.name)' with \(keyword.uppercased()) needs a connection of its own, which this version does not support yet")
+                dedicated(spec, args, frame)
             } else {
                 routeByKey(spec, args, frame)
             }
@@ -48,9 +65,12 @@ extension ClientSession {
     private func routeByKey(_ spec: CommandSpec, _ args: RequestArguments, _ frame: UnsafeRawBufferPointer) {
         switch spec.keySlot(in: args) {
         case .single(let slot):
-            forward(frame, slot: slot)
+            let sequence = replies.append()
+            worker.send(frame, client: self, sequence: sequence, slot: slot.rawValue,
+                        idempotent: spec.policy.idempotent, protocolVersion: protocolVersion,
+                        readOnly: spec.flags.contains(.readonly))
         case .none, .invalid:
-            forwardToAnyPrimary(frame)
+            forwardToAnyPrimary(frame, idempotent: spec.policy.idempotent)
         case .crossSlot:
             if spec.policy.merge == .none {
                 respondError(Self.crossSlotError)
@@ -60,26 +80,10 @@ extension ClientSession {
         }
     }
 
-    /// Sends the request's original bytes to the primary that owns `slot`.
-    @inline(__always)
-    func forward(_ frame: UnsafeRawBufferPointer, slot: HashSlot) {
-        guard let node = worker.slotMap.primaryIndex(for: slot) else {
-            respondError(worker.slotMap.primaries.isEmpty ? "CLUSTERDOWN The cluster is down" : "CLUSTERDOWN Hash slot not served")
-            return
-        }
+    func forwardToAnyPrimary(_ frame: UnsafeRawBufferPointer, idempotent: Bool) {
         let sequence = replies.append()
-        worker.backends.connection(node: node, protocolVersion: protocolVersion)
-            .enqueue(frame, client: self, sequence: sequence)
-    }
-
-    func forwardToAnyPrimary(_ frame: UnsafeRawBufferPointer) {
-        guard let node = worker.anyPrimaryIndex() else {
-            respondError("CLUSTERDOWN The cluster is down")
-            return
-        }
-        let sequence = replies.append()
-        worker.backends.connection(node: node, protocolVersion: protocolVersion)
-            .enqueue(frame, client: self, sequence: sequence)
+        worker.send(frame, client: self, sequence: sequence, slot: SlotMap.unassigned, idempotent: idempotent,
+                    protocolVersion: protocolVersion)
     }
 }
 

@@ -13,6 +13,10 @@ extension ClientSession {
     static let customFanOuts: [String: (ClientSession, RequestArguments) -> Void] = [
         "scan": { s, a in s.scan(a) },
         "randomkey": { s, a in s.fanOut(RESPValueEncoder.command(["RANDOMKEY"]), finish: .randomKey) },
+        "script|load": { s, a in
+            s.fanOut(RESPValueEncoder.command([Array("SCRIPT".utf8), Array("LOAD".utf8), Array(a[2])]),
+                     finish: .scriptLoad(Array(a[2])))
+        },
     ]
 
     /// Splits a multi-key request whose keys are in several slots into one part per slot.
@@ -25,12 +29,11 @@ extension ClientSession {
                                  keyOrdinals: plan.parts.map(\.keyOrdinals), keyCount: plan.keyCount)
         let sequence = replies.append(merge: merge)
         for (index, part) in plan.parts.enumerated() {
-            guard let node = worker.slotMap.primaryIndex(for: part.slot) else {
-                deliverError(sequence, part: Int32(index), "CLUSTERDOWN Hash slot not served")
-                continue
+            part.request.withUnsafeBytes {
+                worker.send($0, client: self, sequence: sequence, part: Int32(index), slot: part.slot.rawValue,
+                            idempotent: spec.policy.idempotent, protocolVersion: protocolVersion,
+                            readOnly: spec.flags.contains(.readonly))
             }
-            let backend = worker.backends.connection(node: node, protocolVersion: protocolVersion)
-            part.request.withUnsafeBytes { backend.enqueue($0, client: self, sequence: sequence, part: Int32(index)) }
         }
     }
 
@@ -44,10 +47,12 @@ extension ClientSession {
             }
             return
         }
-        fanOut(Array(frame), finish: .rule(spec.policy.merge))
+        fanOut(Array(frame), finish: .rule(spec.policy.merge), idempotent: spec.policy.idempotent)
     }
 
-    func fanOut(_ request: [UInt8], finish: PendingMerge.Finish) {
+    /// Sends `request` to every primary that owns slots, each part routed by its lowest slot
+    /// (so a part is held, like any request, while its primary fails over).
+    func fanOut(_ request: [UInt8], finish: PendingMerge.Finish, idempotent: Bool = true) {
         let primaries = worker.activePrimaries
         guard !primaries.isEmpty else {
             respondError("CLUSTERDOWN The cluster is down")
@@ -56,8 +61,11 @@ extension ClientSession {
         let merge = PendingMerge(finish, parts: primaries.count, partName: "primaries")
         let sequence = replies.append(merge: merge)
         for (index, node) in primaries.enumerated() {
-            let backend = worker.backends.connection(node: node, protocolVersion: protocolVersion)
-            request.withUnsafeBytes { backend.enqueue($0, client: self, sequence: sequence, part: Int32(index)) }
+            guard let slot = worker.slotMap.firstSlot(ownedBy: node) else { continue }
+            request.withUnsafeBytes {
+                worker.send($0, client: self, sequence: sequence, part: Int32(index), slot: slot.rawValue,
+                            idempotent: idempotent, protocolVersion: protocolVersion)
+            }
         }
     }
 
@@ -68,10 +76,6 @@ extension ClientSession {
             return
         }
         let cursor = ScanCursor(encoded: raw)
-        guard let node = worker.slotMap.primaryIndex(for: cursor.slot) else {
-            respondError("CLUSTERDOWN Hash slot not served")
-            return
-        }
         var request = Array("*\(args.count)\r\n".utf8)
         for i in 0..<args.count {
             let bytes = i == 1 ? Array(String(cursor.nodeCursor).utf8) : Array(args[i])
@@ -79,8 +83,10 @@ extension ClientSession {
         }
         let merge = PendingMerge(.scan(cursor.slot), parts: 1, partName: "primaries")
         let sequence = replies.append(merge: merge)
-        let backend = worker.backends.connection(node: node, protocolVersion: protocolVersion)
-        request.withUnsafeBytes { backend.enqueue($0, client: self, sequence: sequence, part: 0) }
+        request.withUnsafeBytes {
+            worker.send($0, client: self, sequence: sequence, part: 0, slot: cursor.slot.rawValue, idempotent: true,
+                        protocolVersion: protocolVersion)
+        }
     }
 
     /// A part's reply; the last part completes the client's reply.
@@ -111,6 +117,12 @@ extension ClientSession {
             if let failure = ReplyMerger.failureReply(parts, partName: "primaries") { return failure }
             let keys = parts.filter { $0.first == UInt8(ascii: "$") && !$0.starts(with: Array("$-1".utf8)) }
             return keys.randomElement() ?? RESPReply.null(protocolVersion: protocolVersion)
+        case .scriptLoad(let body):
+            let reply = ReplyMerger.merge(.first, parts: parts, partName: "primaries")
+            if let sha = (try? RESPValueDecoder.decode(reply))?.value.string {
+                worker.context.scripts.remember(sha: sha, body: body)
+            }
+            return reply
         case .info(let local):
             if let failure = ReplyMerger.failureReply(parts, partName: "primaries") { return failure }
             let texts = parts.compactMap { (try? RESPValueDecoder.decode($0))?.value.string }

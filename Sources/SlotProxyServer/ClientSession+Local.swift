@@ -120,6 +120,8 @@ extension ClientSession {
     }
 
     private func reset() {
+        transaction = nil
+        closeOwnConnections()
         protocolVersion = 2
         name = nil
         respond(RESPReply.simple("RESET"))
@@ -183,8 +185,11 @@ extension ClientSession {
                 ("total_net_input_bytes", "\(stats.reduce(0) { $0 + $1.bytesIn.current })"),
                 ("total_net_output_bytes", "\(stats.reduce(0) { $0 + $1.bytesOut.current })"),
                 ("redirections", "\(stats.reduce(0) { $0 + $1.redirections.current })"),
+                ("retries", "\(stats.reduce(0) { $0 + $1.retries.current })"),
+                ("held_requests", "\(stats.reduce(0) { $0 + $1.heldRequests.current })"),
                 ("backend_connects", "\(stats.reduce(0) { $0 + $1.backendConnects.current })"),
                 ("topology_refreshes", "\(context.topology?.refreshes.current ?? 0)"),
+                ("failovers_detected", "\(context.topology?.failovers.current ?? 0)"),
             ]),
             ("Cluster", [
                 ("cluster_enabled", "0"),

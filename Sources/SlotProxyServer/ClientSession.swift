@@ -32,6 +32,25 @@ final class ClientSession {
     /// 2 or 3, switched by HELLO.
     var protocolVersion = 2
     var name: String?
+    /// False until AUTH (or HELLO … AUTH) succeeds when a password is required.
+    var authenticated = true
+
+    // Server-side state (ClientSession+State).
+    /// Between MULTI and EXEC.
+    var transaction: Transaction?
+    /// The client's own connection holding WATCH, kept for the client's next WATCH.
+    var watchLink: BackendConnection?
+    var watching = false
+    var watchSlot = SlotMap.unassigned
+    /// Connections of blocking commands still waiting for their reply.
+    var blockingLinks: [BackendConnection] = []
+    /// SUBSCRIBE / PSUBSCRIBE connection, and SSUBSCRIBE connections (one per primary).
+    var pubsubLink: BackendConnection?
+    var shardLinks: [BackendConnection] = []
+    /// Subscriptions per family ("plain", "shard"), from the nodes' confirmations.
+    var subscriptionCounts: [String: Int] = [:]
+    /// In subscribed mode (RESP2 allows only the subscription commands, PING, QUIT, RESET).
+    var subscribed = false
 
     init(worker: Worker, fd: Int32, id: Int64) {
         self.worker = worker
@@ -225,6 +244,8 @@ final class ClientSession {
         input.deallocate()
         output.deallocate()
         replies = ReplyQueue()
+        transaction = nil
+        closeOwnConnections()
         worker.clientClosed(self)
     }
 }

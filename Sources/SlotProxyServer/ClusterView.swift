@@ -73,5 +73,7 @@ final class WorkerStats: Sendable {
     let commands = Counter()
     let redirections = Counter()
     let backendConnects = Counter()
+    let retries = Counter()
+    let heldRequests = Counter()
     let connectionsReceived = Counter()
 }

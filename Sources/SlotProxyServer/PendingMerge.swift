@@ -14,6 +14,8 @@ final class PendingMerge {
         case randomKey
         /// INFO: the proxy's own sections, then the keyspace summed over primaries.
         case info(String)
+        /// SCRIPT LOAD: the SHA every primary returned; the script is remembered for healing.
+        case scriptLoad([UInt8])
     }
 
     let finish: Finish

@@ -30,6 +30,10 @@ final class TopologyManager: @unchecked Sendable {
     private var lastRefreshAt = 0.0
 
     let refreshes = Counter()
+    /// Primaries seen demoted to replicas (automatic or manual failovers).
+    let failovers = Counter()
+    /// When each node last failed to answer; such nodes are asked last.
+    private var lastFailure: [NodeAddress: Double] = [:]
 
     init(context: ProxyContext) {
         self.context = context
@@ -119,12 +123,16 @@ final class TopologyManager: @unchecked Sendable {
             let address = NodeAddress(host: seed.host, port: seed.port)
             if seen.insert(address).inserted { out.append(address) }
         }
-        return out
+        // A node that just failed (dead, or frozen until a timeout) is asked last.
+        let now = MonotonicClock.seconds()
+        let recent = { (a: NodeAddress) in (self.lastFailure[a] ?? -100) > now - 10 }
+        return out.filter { !recent($0) } + out.filter(recent)
     }
 
     private func query(_ address: NodeAddress) -> ClusterTopology? {
         guard let socketAddress = SocketAddress.resolve(host: address.host, port: address.port),
               let connection = BlockingConnection.open(socketAddress, timeoutMs: context.config.connectTimeoutMs) else {
+            lastFailure[address] = MonotonicClock.seconds()
             return nil
         }
         do {
@@ -149,8 +157,21 @@ final class TopologyManager: @unchecked Sendable {
             }
             return try ClusterTopology.fromClusterSlots(try connection.call(["CLUSTER", "SLOTS"]))
         } catch {
+            lastFailure[address] = MonotonicClock.seconds()
             logger.debug("topology query failed", metadata: ["node": "\(address)", "error": "\(error)"])
             return nil
+        }
+    }
+
+    /// A replica of the last topology that now serves slots as a primary took over in a
+    /// failover (automatic or manual).
+    private func countFailovers(from old: ClusterTopology?, to new: ClusterTopology) {
+        guard let old else { return }
+        let oldReplicas = Set(old.shards.flatMap { $0.replicas.map(\.address) })
+        for shard in new.shards where !shard.slotRanges.isEmpty {
+            guard let primary = shard.primary?.address, oldReplicas.contains(primary) else { continue }
+            failovers.add(1)
+            logger.notice("failover detected", metadata: ["new_primary": "\(primary)"])
         }
     }
 
@@ -158,6 +179,7 @@ final class TopologyManager: @unchecked Sendable {
     private var pendingCommands: CommandTable?
 
     private func publishIfChanged(_ topology: ClusterTopology) {
+        countFailovers(from: lastTopology, to: topology)
         lastTopology = topology
         let current = context.store.current()
         let slotMap = SlotMap(topology: topology)

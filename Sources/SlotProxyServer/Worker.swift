@@ -49,6 +49,14 @@ final class Worker {
     /// Seconds since the worker started, advanced by the 1 s tick (idle timeouts).
     private(set) var tick = 0
     private var anyPrimaryCursor = 0
+    private var replicaCursor = 0
+    /// Connections kept for the next blocking commands, by node.
+    private var idleBlocking: [NodeAddress: [BackendConnection]] = [:]
+    /// The loop's clock (monotonic seconds), read once per iteration.
+    private(set) var now = MonotonicClock.coarseSeconds()
+    private var held = HoldQueue<HeldRequest>()
+    private var maintenanceEvent: OpaquePointer?
+    private var maintenanceTicks = 0
 
     init(index: Int, context: ProxyContext) throws {
         self.index = index
@@ -89,16 +97,21 @@ final class Worker {
         }
         wakeEvent = event_new(base, -1, 0, workerWakeCallback, me)
         tickEvent = event_new(base, -1, Int16(EV_PERSIST), workerTickCallback, me)
-        var second = timeval(tv_sec: 1, tv_usec: 0)
-        event_add(tickEvent, &second)
+        var tenth = timeval(tv_sec: 0, tv_usec: 100_000)
+        event_add(tickEvent, &tenth)
         while running {
             event_base_loop(base, EVLOOP_ONCE)
+            now = MonotonicClock.coarseSeconds()
             flush()
         }
         for ev in listenEvents { event_free(ev) }
         for fd in listenFDs { close(fd) }
         for client in Array(clients.values) { client.close() }
+        for request in held.removeAll() where !request.client.closed {
+            request.client.deliverError(request.sequence, part: request.part, "ERR slotproxy: shutting down")
+        }
         backends.closeAll()
+        for links in idleBlocking.values { for link in links { link.close() } }
         if let e = wakeEvent { event_free(e) }
         if let e = tickEvent { event_free(e) }
         event_base_free(base)
@@ -142,6 +155,7 @@ final class Worker {
         slotMap = newView.slotMap
         viewGeneration = newView.generation
         slotMapChanged()
+        releaseHeld()
     }
 
     /// Primaries that own at least one slot, in the order of their lowest slot: the targets
@@ -155,9 +169,16 @@ final class Worker {
         }.sorted { $0.1 < $1.1 }.map(\.0)
     }
 
+    /// Every 100 ms: held requests, backend timeouts; every second: idle clients.
     fileprivate func onTick() {
-        tick += 1
+        now = MonotonicClock.coarseSeconds()
         adoptNewestView()
+        releaseHeld()
+        backends.checkTimeouts(now: now, timeout: Double(context.config.backendTimeoutMs) / 1000,
+                               connectTimeout: Double(context.config.connectTimeoutMs) / 1000)
+        maintenanceTicks += 1
+        guard maintenanceTicks % 10 == 0 else { return }
+        tick += 1
         let timeout = context.config.timeout
         if timeout > 0 {
             for client in Array(clients.values) where client.isIdle(since: tick - timeout) {
@@ -206,29 +227,215 @@ final class Worker {
         view.resolved[address] ?? SocketAddress.numeric(host: address.host, port: address.port)
     }
 
-    /// Follows a MOVED or ASK reply: `request` goes to the named node, with ASKING first for ASK.
-    func redirect(_ redirection: Redirection, request: [UInt8], client: ClientSession, sequence: UInt64,
-                  part: Int32, hops: UInt8, from backend: BackendConnection) {
+    /// Follows a MOVED or ASK reply: the request goes to the named node, behind ASKING for ASK.
+    func redirect(_ redirection: Redirection, request: [UInt8], client: ClientSession,
+                  entry: BackendConnection.InFlight, from backend: BackendConnection) {
         stats.redirections.add(1)
-        guard hops <= ProxyContext.maxRedirections else {
-            client.deliverError(sequence, part: part, "ERR slotproxy: too many redirections for this request (last: \(redirection))")
+        var entry = entry
+        entry.hops &+= 1
+        guard entry.hops <= ProxyContext.maxRedirections else {
+            client.deliverError(entry.sequence, part: entry.part,
+                                "ERR slotproxy: too many redirections for this request (last: \(redirection))")
             return
         }
+        let redirection = redirection.hasUnknownHost ? redirection.resolvingUnknownHost(backend.address.host) : redirection
+        let target: BackendConnection
         switch redirection {
-        case .moved(let slot, var address):
-            if address.host.isEmpty { address = NodeAddress(host: backend.address.host, port: address.port) }
+        case .moved(let slot, let address):
             let nodeIndex = slotMap.assign(slot, to: address)
             slotMapChanged()
             context.topology?.requestRefresh()
-            let target = backends.connection(node: nodeIndex, protocolVersion: backend.protocolVersion)
-            request.withUnsafeBytes { target.enqueue($0, client: client, sequence: sequence, hops: hops, part: part) }
-        case .ask(_, var address):
-            if address.host.isEmpty { address = NodeAddress(host: backend.address.host, port: address.port) }
-            let target = backends.connection(address: address, protocolVersion: backend.protocolVersion)
-            target.enqueueAsking()
-            request.withUnsafeBytes { target.enqueue($0, client: client, sequence: sequence, hops: hops, part: part) }
+            target = backends.connection(node: nodeIndex, protocolVersion: backend.protocolVersion)
+        case .ask(_, let address):
+            target = backends.connection(address: address, protocolVersion: backend.protocolVersion)
+            guard target.enqueueAsking() else {
+                hold(request, client: client, entry: entry, protocolVersion: backend.protocolVersion, notBefore: 0)
+                return
+            }
+        }
+        let sent = request.withUnsafeBytes {
+            target.enqueue($0, client: client, sequence: entry.sequence, hops: entry.hops, part: entry.part,
+                           slot: entry.slot, idempotent: entry.idempotent, attempts: entry.attempts,
+                           readOnly: entry.readOnly, leadingReplies: entry.leadingReplies)
+        }
+        if !sent { hold(request, client: client, entry: entry, protocolVersion: backend.protocolVersion, notBefore: 0) }
+    }
+
+    // MARK: - Sending, holding through failovers
+
+    /// The one way requests leave for a node: to the owner of `slot` (any primary for
+    /// `SlotMap.unassigned`) or, for reads with `read-from`, one of its replicas; held while
+    /// no suitable node is reachable.
+    @inline(__always)
+    func send(_ frame: UnsafeRawBufferPointer, client: ClientSession, sequence: UInt64, part: Int32 = -1,
+              slot: UInt16, idempotent: Bool, protocolVersion: Int, attempts: UInt8 = 0, readOnly: Bool = false,
+              leadingReplies: Int32 = 0) {
+        let entry = BackendConnection.InFlight(client: client, sequence: sequence, length: frame.count, hops: 0, part: part,
+                                               slot: slot, idempotent: idempotent, attempts: attempts, readOnly: readOnly,
+                                               leadingReplies: leadingReplies)
+        switch target(slot: slot, readOnly: readOnly, protocolVersion: protocolVersion) {
+        case .connection(let backend):
+            if !backend.enqueue(frame, client: client, sequence: sequence, part: part, slot: slot,
+                                idempotent: idempotent, attempts: attempts, readOnly: readOnly,
+                                leadingReplies: leadingReplies) {
+                hold(Array(frame), client: client, entry: entry, protocolVersion: protocolVersion, notBefore: 0)
+            }
+        case .unavailable:
+            hold(Array(frame), client: client, entry: entry, protocolVersion: protocolVersion, notBefore: 0)
+        case .error(let message):
+            client.deliverError(sequence, part: part, message)
         }
     }
+
+    enum Target {
+        case connection(BackendConnection)
+        /// The right node is unreachable for now: hold the request.
+        case unavailable
+        case error(String)
+    }
+
+    /// Which connection serves a request for `slot` now.
+    func target(slot: UInt16, readOnly: Bool, protocolVersion: Int) -> Target {
+        guard let node = primary(for: slot) else {
+            return .error(slotMap.primaries.isEmpty ? "CLUSTERDOWN The cluster is down" : "CLUSTERDOWN Hash slot not served")
+        }
+        let readFrom = context.config.readFrom
+        if readOnly && readFrom != .primary {
+            let replicas = slotMap.replicas[Int(node)]
+            for i in 0..<replicas.count {
+                let candidate = backends.connection(address: replicas[(replicaCursor &+ i) % replicas.count],
+                                                    protocolVersion: protocolVersion)
+                if !candidate.isDown(at: now) {
+                    replicaCursor = replicaCursor &+ i &+ 1
+                    return .connection(candidate)
+                }
+            }
+            // `replica` waits for one of the shard's replicas; a shard listing none (yet)
+            // serves reads from its primary.
+            if readFrom == .replica && !replicas.isEmpty {
+                return .unavailable
+            }
+        }
+        let backend = backends.connection(node: node, protocolVersion: protocolVersion)
+        return backend.isDown(at: now) ? .unavailable : .connection(backend)
+    }
+
+    @inline(__always)
+    private func primary(for slot: UInt16) -> UInt16? {
+        slot == SlotMap.unassigned ? anyPrimaryIndex() : slotMap.primaryIndex(for: HashSlot(rawValue: slot))
+    }
+
+    /// A request that cannot be sent now: it waits (in order) until its slot's primary is
+    /// reachable again or a new primary takes over, up to `failover-hold-ms`.
+    func hold(_ request: [UInt8], client: ClientSession, entry: BackendConnection.InFlight, protocolVersion: Int,
+              notBefore: Double) {
+        let holdSeconds = Double(context.config.failoverHoldMs) / 1000
+        guard holdSeconds > 0 else {
+            client.deliverError(entry.sequence, part: entry.part, holdExpiredError(entry.slot))
+            return
+        }
+        stats.heldRequests.add(1)
+        held.hold(HeldRequest(client: client, sequence: entry.sequence, part: entry.part, slot: entry.slot,
+                              bytes: request, idempotent: entry.idempotent, protocolVersion: protocolVersion,
+                              attempts: entry.attempts &+ (notBefore > 0 ? 1 : 0), readOnly: entry.readOnly,
+                              leadingReplies: entry.leadingReplies),
+                  deadline: now + holdSeconds, notBefore: notBefore)
+        context.topology?.requestRefresh()
+    }
+
+    /// What a client gets when its request waited `failover-hold-ms` for a primary in vain.
+    func holdExpiredError(_ slot: UInt16) -> String {
+        guard slot != SlotMap.unassigned else {
+            return "CLUSTERDOWN slotproxy: no primary could be reached within failover-hold-ms"
+        }
+        let node = slotMap.primaryIndex(for: HashSlot(rawValue: slot)).map { " (\(slotMap.primaries[Int($0)]))" } ?? ""
+        return "CLUSTERDOWN slotproxy: the primary for slot \(slot)\(node) could not be reached within failover-hold-ms"
+    }
+
+    /// Sends every held request whose primary is reachable now, in order; answers those past
+    /// their deadline with an error.
+    func releaseHeld() {
+        guard !held.isEmpty else { return }
+        let (ready, expired) = held.drain(now: now) { request in
+            guard !request.client.closed else { return true }
+            if case .unavailable = target(slot: request.slot, readOnly: request.readOnly,
+                                          protocolVersion: request.protocolVersion) {
+                return false
+            }
+            return true
+        }
+        for request in expired where !request.client.closed {
+            request.client.deliverError(request.sequence, part: request.part, holdExpiredError(request.slot))
+        }
+        for request in ready where !request.client.closed {
+            request.bytes.withUnsafeBytes {
+                send($0, client: request.client, sequence: request.sequence, part: request.part, slot: request.slot,
+                     idempotent: request.idempotent, protocolVersion: request.protocolVersion, attempts: request.attempts,
+                     readOnly: request.readOnly, leadingReplies: request.leadingReplies)
+            }
+        }
+        if !held.isEmpty { context.topology?.requestRefresh() }
+    }
+
+    func backendReconnected() {
+        releaseHeld()
+    }
+
+    // MARK: - Connections for blocking commands
+
+    /// A connection of its own for one blocking command, reused from the idle ones to that
+    /// node when possible; nil when `max-blocking-clients` commands already wait.
+    func checkoutBlockingConnection(to address: NodeAddress, protocolVersion: Int,
+                                    for client: ClientSession) -> BackendConnection? {
+        let limit = context.config.maxBlockingClients
+        let now = context.blockedClients.wrappingAdd(1, ordering: .relaxed).newValue
+        guard now <= limit else {
+            context.blockedClients.wrappingSubtract(1, ordering: .relaxed)
+            return nil
+        }
+        if var idle = idleBlocking[address], let i = idle.firstIndex(where: { $0.protocolVersion == protocolVersion }) {
+            let link = idle.remove(at: i)
+            idleBlocking[address] = idle
+            link.owner = client
+            return link
+        }
+        return BackendConnection(worker: self, address: address, protocolVersion: protocolVersion,
+                                 kind: .dedicated, owner: client)
+    }
+
+    /// Takes back a blocking command's connection once its reply came: kept for reuse.
+    func checkinBlockingConnection(_ link: BackendConnection) {
+        releaseBlockingSlot()
+        link.owner = nil
+        guard link.state == .ready || link.state == .connecting else { return }
+        var idle = idleBlocking[link.address] ?? []
+        if idle.count < Self.idleBlockingPerNode {
+            idle.append(link)
+            idleBlocking[link.address] = idle
+        } else {
+            link.close()
+        }
+    }
+
+    func releaseBlockingSlot() {
+        context.blockedClients.wrappingSubtract(1, ordering: .relaxed)
+    }
+
+    static let idleBlockingPerNode = 16
+}
+
+/// A request waiting for its primary (see Worker.hold).
+struct HeldRequest {
+    let client: ClientSession
+    let sequence: UInt64
+    let part: Int32
+    let slot: UInt16
+    let bytes: [UInt8]
+    let idempotent: Bool
+    let protocolVersion: Int
+    let attempts: UInt8
+    let readOnly: Bool
+    let leadingReplies: Int32
 }
 
 private let workerAcceptCallback: event_callback_fn = { fd, _, ctx in

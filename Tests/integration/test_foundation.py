@@ -17,9 +17,9 @@ What each test checks (each fails when its feature breaks; every one is bounded 
                                    spaces and binary bytes; read back and checked on the owner.
   test_hash_tags_single_slot       {user42}:a and {user42}:b share a slot: MSET/MGET work and the
                                    keys sit on one node.
-  test_cross_slot_rejected         MGET (and RENAME) of keys in two slots gets
-                                   "CROSSSLOT Keys in request don't hash to the same slot".
-                                   (The MGET half changes when multi-key splitting lands.)
+  test_cross_slot_rejected         MSETNX and RENAME of keys in two slots get
+                                   "CROSSSLOT Keys in request don't hash to the same slot"
+                                   (commands that cannot be split; MGET is split: test_multikey).
   test_redis_cli_stdin             `redis-cli` with commands piped in prints OK / the value.
   test_redis_cli_interactive       `redis-cli` on a pty (it sends COMMAND DOCS first): SET/GET.
   test_redis_py_commands           redis-py with its default protocol (RESP3 in redis-py 8:
@@ -224,8 +224,9 @@ def test_cross_slot_rejected(target, raw, run_id):
     keys = target.keys(2, f"xslot:{run_id}")
     assert key_slot(keys[0]) != key_slot(keys[1])
     conn = raw()
-    # MGET across slots: rejected until the proxy learns to split multi-key commands.
-    reply = conn.command("MGET", keys[0], keys[1])
+    # MSETNX cannot be split (all or nothing across slots): rejected. (MGET is split and merged
+    # by the proxy; test_multikey.py tests it.)
+    reply = conn.command("MSETNX", keys[0], "1", keys[1], "2")
     assert isinstance(reply, ErrorReply) and reply.text == CROSSSLOT, reply
     conn.command("SET", keys[0], "x")
     reply = conn.command("RENAME", keys[0], keys[1])

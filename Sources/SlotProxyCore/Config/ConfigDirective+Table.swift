@@ -65,6 +65,30 @@ extension ConfigDirective {
             A node that has not answered a request within this many milliseconds is
             treated as failed: its connection is closed and the topology refreshed.
             """),
+        .integer("max-blocking-clients", \.maxBlockingClients, default: 1000, range: 0...1_000_000, help: """
+            Blocking commands (BLPOP, BRPOP, BLMOVE, BZPOPMIN, XREAD … BLOCK, WAIT…) each wait
+            on a backend connection of their own, so the shared connections never stall.
+            This caps how many may wait at once, over all workers; one more gets an error
+            naming this directive.
+            """),
+        .choice("read-from", \.readFrom, default: ReadFrom.primary, help: """
+            Where read-only commands (GET, MGET parts, HGETALL…) go: "primary" (every
+            command to the slot's primary), "prefer-replica" (a replica of that primary
+            when one is reachable, else the primary) or "replica" (replicas only, round
+            robin; held while none is reachable; a shard listing no healthy replica
+            serves reads from its primary).
+            Replica connections send READONLY
+            first and follow failovers like primary ones. Writes always go to primaries;
+            replicas may lag behind their primary.
+            """),
+        .integer("failover-hold-ms", \.failoverHoldMs, default: 30000, range: 0...oneDayMs, help: """
+            While a primary is unreachable (its connection dropped, a connect failed or a
+            request timed out), requests for its slots are held, not failed, for up to this
+            many milliseconds while the proxy polls the cluster for the replica that takes
+            over; then they go to the new primary, in order. Only past this deadline does a
+            client see an error. The default covers a cluster-node-timeout of 15 s plus an
+            election. 0 fails such requests at once.
+            """),
 
         // MARK: Clients and limits
         .integer("maxclients", \.maxClients, default: 10000, range: 1...Int(Int32.max), help: """

@@ -32,6 +32,18 @@ public enum LogLevel: String, CaseIterable, Comparable, Sendable {
     }
 }
 
+/// Where read-only commands go (`read-from`).
+public enum ReadFrom: String, CaseIterable, Sendable {
+    /// Every command goes to the slot's primary.
+    case primary
+    /// Reads go to a replica of the slot's primary when one is reachable, else to the primary.
+    case preferReplica = "prefer-replica"
+    /// Reads go to replicas only: while none of the slot's replicas is reachable they are held
+    /// like requests during a failover; a shard that lists no healthy replica serves them
+    /// from its primary.
+    case replica
+}
+
 /// One address the proxy listens on.
 ///
 /// `bind *` expands to `0.0.0.0` and `-::` (every IPv4 and, where available, every IPv6

@@ -8,37 +8,43 @@
 /// Every setting of the proxy. `ProxyConfig()` holds the defaults from `ConfigDirective.all`.
 public struct ProxyConfig: Equatable, Sendable {
     /// `bind`: the addresses to listen on (`*` already expanded to `0.0.0.0` and `-::`).
-    public var bind: [BindAddress]
+    public var bind: [BindAddress] = []
     /// `port`: the client port.
-    public var port: Int
+    public var port: Int = 0
     /// `tcp-backlog`: the listen() backlog.
-    public var tcpBacklog: Int
+    public var tcpBacklog: Int = 0
     /// `timeout`: idle client timeout in seconds; 0 = never.
-    public var timeout: Int
+    public var timeout: Int = 0
     /// `tcp-keepalive`: keepalive interval in seconds; 0 = off.
-    public var tcpKeepalive: Int
+    public var tcpKeepalive: Int = 0
     /// `seeds`: cluster nodes to discover the topology from.
-    public var seeds: [SeedAddress]
+    public var seeds: [SeedAddress] = []
     /// `topology-refresh-ms`: periodic topology refresh in milliseconds; 0 = none.
-    public var topologyRefreshMs: Int
+    public var topologyRefreshMs: Int = 0
     /// `threads`: worker event loops.
-    public var threads: Int
+    public var threads: Int = 0
     /// `backend-connections`: shared connections per primary per worker.
-    public var backendConnections: Int
+    public var backendConnections: Int = 0
     /// `connect-timeout-ms`: connect timeout to a cluster node, in milliseconds.
-    public var connectTimeoutMs: Int
+    public var connectTimeoutMs: Int = 0
     /// `backend-timeout-ms`: how long a node may take to answer, in milliseconds.
-    public var backendTimeoutMs: Int
+    public var backendTimeoutMs: Int = 0
+    /// `max-blocking-clients`: blocking commands waiting at once, over all workers.
+    public var maxBlockingClients: Int = 0
+    /// `read-from`: where read-only commands go.
+    public var readFrom: ReadFrom = .primary
+    /// `failover-hold-ms`: how long requests for an unreachable primary's slots are held.
+    public var failoverHoldMs: Int = 0
     /// `maxclients`: client connections over all workers.
-    public var maxClients: Int
+    public var maxClients: Int = 0
     /// `proto-max-bulk-len`: largest bulk string a client may send, in bytes.
-    public var protoMaxBulkLen: Int
+    public var protoMaxBulkLen: Int = 0
     /// `client-query-buffer-limit`: most buffered request bytes per client.
-    public var clientQueryBufferLimit: Int
+    public var clientQueryBufferLimit: Int = 0
     /// `loglevel`.
-    public var logLevel: LogLevel
+    public var logLevel: LogLevel = .notice
     /// `logfile`: path to append logs to; "" = standard error.
-    public var logFile: String
+    public var logFile: String = ""
 
     /// The defaults: every directive of `ConfigDirective.all` set from its `defaultValue`.
     public init() {
@@ -47,10 +53,7 @@ public struct ProxyConfig: Equatable, Sendable {
 
     private static let defaults: ProxyConfig = {
         // Placeholders only; every one is overwritten from the table just below.
-        var config = ProxyConfig(
-            bind: [], port: 0, tcpBacklog: 0, timeout: 0, tcpKeepalive: 0, seeds: [], topologyRefreshMs: 0,
-            threads: 0, backendConnections: 0, connectTimeoutMs: 0, backendTimeoutMs: 0, maxClients: 0,
-            protoMaxBulkLen: 0, clientQueryBufferLimit: 0, logLevel: .notice, logFile: "")
+        var config = ProxyConfig(placeholders: ())
         for directive in ConfigDirective.all {
             do {
                 try directive.apply(ConfigLine.splitArguments(directive.defaultValue) ?? [], to: &config)
@@ -61,27 +64,7 @@ public struct ProxyConfig: Equatable, Sendable {
         return config
     }()
 
-    private init(bind: [BindAddress], port: Int, tcpBacklog: Int, timeout: Int, tcpKeepalive: Int, seeds: [SeedAddress],
-                 topologyRefreshMs: Int, threads: Int, backendConnections: Int, connectTimeoutMs: Int,
-                 backendTimeoutMs: Int, maxClients: Int, protoMaxBulkLen: Int, clientQueryBufferLimit: Int,
-                 logLevel: LogLevel, logFile: String) {
-        self.bind = bind
-        self.port = port
-        self.tcpBacklog = tcpBacklog
-        self.timeout = timeout
-        self.tcpKeepalive = tcpKeepalive
-        self.seeds = seeds
-        self.topologyRefreshMs = topologyRefreshMs
-        self.threads = threads
-        self.backendConnections = backendConnections
-        self.connectTimeoutMs = connectTimeoutMs
-        self.backendTimeoutMs = backendTimeoutMs
-        self.maxClients = maxClients
-        self.protoMaxBulkLen = protoMaxBulkLen
-        self.clientQueryBufferLimit = clientQueryBufferLimit
-        self.logLevel = logLevel
-        self.logFile = logFile
-    }
+    private init(placeholders: Void) {}
 }
 
 // MARK: - Loading

@@ -113,3 +113,13 @@ public func asciiCaseInsensitiveEquals(_ bytes: UnsafeRawBufferPointer, _ lowerc
 public func asciiLower(_ b: UInt8) -> UInt8 {
     (b &- 65) < 26 ? b | 0x20 : b
 }
+
+/// True when `bytes` starts with `prefix` (exact bytes).
+@inline(__always)
+public func asciiHasPrefix(_ bytes: UnsafeRawBufferPointer, _ prefix: StaticString) -> Bool {
+    let n = prefix.utf8CodeUnitCount
+    guard bytes.count >= n else { return false }
+    let p = prefix.utf8Start
+    for j in 0..<n where bytes[j] != p[j] { return false }
+    return true
+}

@@ -37,6 +37,9 @@ public enum ReplyMerge: Equatable, Sendable {
     case allOK
     /// The first part's reply (SCRIPT LOAD returns the same SHA everywhere).
     case first
+    /// The first reply that is not an error; the first error, as the node sent it, when every
+    /// part failed (SCRIPT KILL: only the primary running a script says OK, the rest NOTBUSY).
+    case oneSucceeded
     /// Array replies concatenated (KEYS).
     case union
     /// Element-wise AND of integer arrays (SCRIPT EXISTS).
@@ -93,7 +96,7 @@ extension CommandPolicy {
         t["randomkey"] = .fanOut(.custom)
         t["flushall"] = .fanOut(.allOK)
         t["flushdb"] = .fanOut(.allOK)
-        t["script|load"] = .fanOut(.first)
+        t["script|load"] = .fanOut(.custom)
         t["script|exists"] = .fanOut(.logicalAnd)
         t["script|flush"] = .fanOut(.allOK)
         t["function|load"] = .fanOut(.first)
@@ -101,6 +104,10 @@ extension CommandPolicy {
         t["function|flush"] = .fanOut(.allOK)
         t["function|restore"] = .fanOut(.allOK)
         t["function|list"] = CommandPolicy(route: .anyPrimary, idempotent: true)
+        t["function|stats"] = CommandPolicy(route: .anyPrimary, idempotent: true)
+        for name in ["memory|doctor", "memory|stats", "memory|malloc-stats"] {
+            t[name] = CommandPolicy(route: .anyPrimary, idempotent: true)
+        }
         t["function|dump"] = CommandPolicy(route: .anyPrimary, idempotent: true)
         t["publish"] = CommandPolicy(route: .anyPrimary)
         // Server-side session state: a backend connection of the client's own.
@@ -137,13 +144,18 @@ extension CommandPolicy {
         "zremrangebylex",
     ]
 
+    /// Never resent, whatever their flags say: a script may write anything (Redis 7.0 flags
+    /// EVAL neither write nor may_replicate), and a message published twice is seen twice.
+    static let neverResent: Set<String> = ["eval", "evalsha", "fcall", "exec", "publish", "spublish"]
+
     /// The policy of one command: the override if there is one, otherwise derived from its
     /// published flags, tips and key specs.
     public static func resolve(name: String, flags: CommandFlags, tips: CommandTips, hasKeys: Bool) -> CommandPolicy {
-        let idempotent = flags.contains(.readonly) || !flags.contains(.write) && !flags.contains(.mayReplicate)
-            || idempotentWrites.contains(name)
+        let idempotent = !neverResent.contains(name)
+            && (flags.contains(.readonly) || !flags.contains(.write) && !flags.contains(.mayReplicate)
+                || idempotentWrites.contains(name))
         if var policy = overrides[name] {
-            policy.idempotent = policy.idempotent || idempotent
+            policy.idempotent = (policy.idempotent || idempotent) && !neverResent.contains(name)
             return policy
         }
         if flags.contains(.admin) {
@@ -171,7 +183,7 @@ extension CommandPolicy {
             case .aggSum: merge = .sum
             case .allSucceeded: merge = .allOK
             case .aggLogicalAnd: merge = .logicalAnd
-            case .oneSucceeded: merge = .first
+            case .oneSucceeded: merge = .oneSucceeded
             default: merge = .custom
             }
             return CommandPolicy(route: .allPrimaries, merge: merge, idempotent: idempotent)

@@ -6,7 +6,8 @@
 //   DEL parts   [:1] [:0] [:2]                                          ─▶  :3
 //
 // A part that failed is never hidden behind a reply that looks whole: if any part is an
-// error the client gets one error saying how many parts failed and the first reason.
+// error the client gets one error saying how many parts failed and the first reason. The one
+// exception is `.oneSucceeded` (SCRIPT KILL), where every primary but one is expected to refuse.
 
 public enum ReplyMerger {
     /// Merges `parts` (one complete reply each, in plan order) by `rule`.
@@ -16,9 +17,13 @@ public enum ReplyMerger {
     ///   - partName: what a part is, for the error text ("slots", "primaries").
     public static func merge(_ rule: ReplyMerge, parts: [[UInt8]], keyOrdinals: [[Int]] = [], keyCount: Int = 0,
                              partName: String = "parts") -> [UInt8] {
+        if rule == .oneSucceeded {
+            // Errors are the expected answer of all but one part here, not a failure.
+            return parts.first { errorText($0) == nil } ?? parts.first ?? RESPReply.error("ERR slotproxy: no reply")
+        }
         if let failure = failureReply(parts, partName: partName) { return failure }
         switch rule {
-        case .none, .first, .custom:
+        case .none, .first, .oneSucceeded, .custom:
             return parts.first ?? RESPReply.error("ERR slotproxy: no reply")
         case .sum:
             var total: Int64 = 0
@@ -75,9 +80,14 @@ public enum ReplyMerger {
     }
 
     /// One error for the client when any part failed: `ERR slotproxy: 2 of 5 slots failed: <first error>`.
+    /// A request that failed the same way everywhere (a bad argument every node rejects, a
+    /// single part) gets the node's own error unchanged, as from one Redis server.
     public static func failureReply(_ parts: [[UInt8]], partName: String) -> [UInt8]? {
         let errors = parts.compactMap(errorText)
         guard let first = errors.first else { return nil }
+        if errors.count == parts.count && errors.allSatisfy({ $0 == first }) {
+            return RESPReply.error(first)
+        }
         return RESPReply.error("ERR slotproxy: \(errors.count) of \(parts.count) \(partName) failed: \(first)")
     }
 

@@ -23,11 +23,15 @@ public struct SplitPlan: Equatable, Sendable {
     public var keyCount: Int
 
     /// Plans the split of `args` by the keys `spec` finds. Each key takes the arguments up to
-    /// the next key with it (its `keyStep`). Nil when the keys cannot be found.
+    /// the next key with it (its `keyStep`). Nil when the keys cannot be found, or when a key
+    /// lacks the arguments that travel with it (MSET a 1 b: a cluster node answers CROSSSLOT).
     public static func make(_ spec: CommandSpec, _ args: RequestArguments) -> SplitPlan? {
         var keyIndices: [Int] = []
         guard spec.forEachKey(in: args, { keyIndices.append($0) }) == .ok, !keyIndices.isEmpty else { return nil }
         let step = spec.keyStep
+        // Each part's header counts `step` arguments per key: a short last group would send a
+        // request the node keeps waiting to complete, swallowing the next one on the connection.
+        guard keyIndices.allSatisfy({ $0 + step <= args.count }) else { return nil }
         var partOfSlot: [UInt16: Int] = [:]
         var groups: [(slot: HashSlot, keys: [Int], ordinals: [Int])] = []
         for (ordinal, index) in keyIndices.enumerated() {
@@ -46,7 +50,7 @@ public struct SplitPlan: Equatable, Sendable {
             request.append(contentsOf: "*\(argumentCount)\r\n".utf8)
             appendBulk(args[0], to: &request)
             for index in group.keys {
-                for j in index..<min(index + step, args.count) { appendBulk(args[j], to: &request) }
+                for j in index..<(index + step) { appendBulk(args[j], to: &request) }
             }
             return Part(slot: group.slot, request: request, keyOrdinals: group.ordinals)
         }

@@ -1,0 +1,363 @@
+// Commands that need state on the server side, and so a connection of the client's own or
+// a batch that no other client can split:
+//
+//   MULTI … EXEC   queued by the proxy (+QUEUED), checked for one slot, then sent as one
+//                  batch MULTI cmd… EXEC on the slot primary's connection: written in one
+//                  piece, so no other client's command can land inside it. With WATCH, the
+//                  batch goes on the client's own connection that holds the WATCH.
+//   WATCH          the client's own connection to the watched slot's primary.
+//   BLPOP …        a connection of its own (from the worker's idle pool) while it blocks.
+//   SUBSCRIBE …    the client's own pub/sub connection: everything the node sends on it goes
+//                  to the client as it arrives (RESP2 subscribed mode, RESP3 pushes).
+
+import SlotProxyCore
+
+/// A transaction being queued between MULTI and EXEC.
+final class Transaction {
+    var slot = SlotMap.unassigned
+    var commands: [UInt8] = []
+    var count = 0
+    var failed = false
+}
+
+extension ClientSession {
+    /// Commands that act on the transaction itself rather than being queued in it.
+    static let transactionControl: Set<String> = ["multi", "exec", "discard", "watch", "quit", "reset"]
+    /// What a RESP2 client may send while subscribed (as Redis allows).
+    static let allowedWhileSubscribed: Set<String> = [
+        "subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe", "ping", "quit", "reset",
+    ]
+    /// Handlers for commands routed `.dedicated`, by name; any other is a blocking command.
+    static let stateHandlers: [String: (ClientSession, CommandSpec, RequestArguments, UnsafeRawBufferPointer) -> Void] = [
+        "multi": { s, _, _, _ in s.multi() },
+        "exec": { s, _, _, _ in s.exec() },
+        "discard": { s, _, _, _ in s.discard() },
+        "watch": { s, spec, a, f in s.watch(spec, a, f) },
+        "unwatch": { s, _, _, f in s.unwatch(f) },
+        "subscribe": { s, spec, a, f in s.subscribe(spec, a, f) },
+        "psubscribe": { s, spec, a, f in s.subscribe(spec, a, f) },
+        "unsubscribe": { s, spec, a, f in s.unsubscribe(spec, a, f) },
+        "punsubscribe": { s, spec, a, f in s.unsubscribe(spec, a, f) },
+        "ssubscribe": { s, spec, a, f in s.shardSubscribe(spec, a, f) },
+        "sunsubscribe": { s, spec, a, f in s.shardSubscribe(spec, a, f) },
+    ]
+
+    static let multiBytes = RESPValueEncoder.command(["MULTI"])
+    static let execBytes = RESPValueEncoder.command(["EXEC"])
+    static let unwatchBytes = RESPValueEncoder.command(["UNWATCH"])
+
+    func dedicated(_ spec: CommandSpec, _ args: RequestArguments, _ frame: UnsafeRawBufferPointer) {
+        if let handler = Self.stateHandlers[spec.name] {
+            handler(self, spec, args, frame)
+        } else {
+            blocking(spec, args, frame)
+        }
+    }
+
+    // MARK: - Transactions
+
+    private func multi() {
+        guard transaction == nil else {
+            respondError("ERR MULTI calls can not be nested")
+            return
+        }
+        transaction = Transaction()
+        respond(RESPReply.ok)
+    }
+
+    /// A command between MULTI and EXEC: checked, then queued by the proxy.
+    func queueInTransaction(_ tx: Transaction, _ spec: CommandSpec, _ args: RequestArguments,
+                            _ frame: UnsafeRawBufferPointer) {
+        func refuse(_ message: String) {
+            tx.failed = true
+            respondError(message)
+        }
+        switch spec.policy.route {
+        case .refused(let message):
+            return refuse(message)
+        case .local where spec.name != "ping" && spec.name != "echo":
+            return refuse("ERR slotproxy: '\(spec.name)' cannot be used inside MULTI")
+        case .dedicated where Self.stateHandlers[spec.name] != nil:
+            return refuse("ERR Command not allowed inside a transaction")
+        case .allPrimaries:
+            return refuse("ERR slotproxy: '\(spec.name)' runs on every primary and cannot be part of a transaction")
+        default:
+            break
+        }
+        switch spec.keySlot(in: args) {
+        case .crossSlot:
+            return refuse(Self.crossSlotError)
+        case .single(let slot):
+            let bound = watching ? watchSlot : tx.slot
+            if bound != SlotMap.unassigned && bound != slot.rawValue { return refuse(Self.crossSlotError) }
+            tx.slot = slot.rawValue
+        case .none, .invalid:
+            break
+        }
+        tx.commands.append(contentsOf: frame)
+        tx.count += 1
+        respond(Self.queuedReply)
+    }
+
+    static let queuedReply = Array("+QUEUED\r\n".utf8)
+
+    private func exec() {
+        guard let tx = transaction else {
+            respondError("ERR EXEC without MULTI")
+            return
+        }
+        transaction = nil
+        if tx.failed {
+            watching = false
+            respondError("EXECABORT Transaction discarded because of previous errors.")
+            return
+        }
+        let batch = Self.multiBytes + tx.commands + Self.execBytes
+        let sequence = replies.append()
+        if watching, let link = watchLink {
+            watching = false
+            let sent = batch.withUnsafeBytes {
+                link.enqueue($0, client: self, sequence: sequence, leadingReplies: Int32(tx.count + 1))
+            }
+            if !sent { deliverError(sequence, "ERR slotproxy: the connection holding WATCH is gone; transaction aborted") }
+            return
+        }
+        batch.withUnsafeBytes {
+            worker.send($0, client: self, sequence: sequence, slot: tx.slot, idempotent: false,
+                        protocolVersion: protocolVersion, leadingReplies: Int32(tx.count + 1))
+        }
+    }
+
+    private func discard() {
+        guard transaction != nil else {
+            respondError("ERR DISCARD without MULTI")
+            return
+        }
+        transaction = nil
+        if watching, let link = watchLink {
+            watching = false
+            Self.unwatchBytes.withUnsafeBytes { _ = link.enqueue($0, client: nil, sequence: 0) }
+        }
+        respond(RESPReply.ok)
+    }
+
+    private func watch(_ spec: CommandSpec, _ args: RequestArguments, _ frame: UnsafeRawBufferPointer) {
+        guard transaction == nil else {
+            respondError("ERR WATCH inside MULTI is not allowed")
+            return
+        }
+        guard case .single(let slot) = spec.keySlot(in: args),
+              !watching || watchSlot == slot.rawValue else {
+            respondError(Self.crossSlotError)
+            return
+        }
+        guard let node = worker.slotMap.primaryIndex(for: slot) else {
+            respondError("CLUSTERDOWN Hash slot not served")
+            return
+        }
+        let address = worker.slotMap.primaries[Int(node)]
+        if let link = watchLink, link.address != address || link.protocolVersion != protocolVersion {
+            link.close()
+            watchLink = nil
+        }
+        let link = watchLink ?? BackendConnection(worker: worker, address: address, protocolVersion: protocolVersion,
+                                                  kind: .dedicated, owner: self)
+        watchLink = link
+        let sequence = replies.append()
+        guard link.enqueue(frame, client: self, sequence: sequence) else {
+            deliverError(sequence, "ERR slotproxy: cannot connect to \(address) to hold WATCH")
+            return
+        }
+        watching = true
+        watchSlot = slot.rawValue
+    }
+
+    private func unwatch(_ frame: UnsafeRawBufferPointer) {
+        guard watching, let link = watchLink else {
+            respond(RESPReply.ok)
+            return
+        }
+        watching = false
+        let sequence = replies.append()
+        if !link.enqueue(frame, client: self, sequence: sequence) { RESPReply.ok.withUnsafeBytes { deliver(sequence, $0) } }
+    }
+
+    // MARK: - Blocking commands
+
+    private func blocking(_ spec: CommandSpec, _ args: RequestArguments, _ frame: UnsafeRawBufferPointer) {
+        let slot: UInt16
+        switch spec.keySlot(in: args) {
+        case .crossSlot:
+            respondError(Self.crossSlotError)
+            return
+        case .single(let s):
+            slot = s.rawValue
+        case .none, .invalid:
+            slot = worker.activePrimaries.first.flatMap { worker.slotMap.firstSlot(ownedBy: $0) }?.rawValue ?? 0
+        }
+        guard let node = worker.slotMap.primaryIndex(for: HashSlot(rawValue: slot)) else {
+            respondError(worker.slotMap.primaries.isEmpty ? "CLUSTERDOWN The cluster is down" : "CLUSTERDOWN Hash slot not served")
+            return
+        }
+        guard let link = worker.checkoutBlockingConnection(to: worker.slotMap.primaries[Int(node)],
+                                                           protocolVersion: protocolVersion, for: self) else {
+            respondError("ERR slotproxy: too many blocked clients (max-blocking-clients \(worker.context.config.maxBlockingClients))")
+            return
+        }
+        let sequence = replies.append()
+        guard link.enqueue(frame, client: self, sequence: sequence, slot: slot) else {
+            worker.checkinBlockingConnection(link)
+            deliverError(sequence, "ERR slotproxy: cannot connect to \(link.address)")
+            return
+        }
+        blockingLinks.append(link)
+    }
+
+    /// A connection of this client's has answered everything it was sent.
+    func ownConnectionIdle(_ link: BackendConnection) {
+        if let i = blockingLinks.firstIndex(where: { $0 === link }) {
+            blockingLinks.remove(at: i)
+            worker.checkinBlockingConnection(link)
+        }
+    }
+
+    /// A connection of this client's failed (its requests were already answered with errors).
+    func ownConnectionLost(_ link: BackendConnection) {
+        if let i = blockingLinks.firstIndex(where: { $0 === link }) {
+            blockingLinks.remove(at: i)
+            worker.releaseBlockingSlot()
+        }
+        if watchLink === link {
+            watchLink = nil
+            if watching {
+                watching = false
+                // The WATCH is lost: the transaction must not run as if nothing changed.
+                transaction?.failed = true
+            }
+        }
+        if pubsubLink === link { pubsubLink = nil; subscriptionsChanged() }
+        shardLinks.removeAll { $0 === link }
+    }
+
+    /// Closes every connection of this client's own (it disconnected or RESET).
+    func closeOwnConnections() {
+        for link in blockingLinks {
+            link.close()
+            worker.releaseBlockingSlot()
+        }
+        blockingLinks = []
+        watchLink?.close()
+        watchLink = nil
+        watching = false
+        pubsubLink?.close()
+        pubsubLink = nil
+        for link in shardLinks { link.close() }
+        shardLinks = []
+        subscriptionCounts = [:]
+        subscribed = false
+    }
+
+    // MARK: - Pub/Sub
+
+    private func subscribe(_ spec: CommandSpec, _ args: RequestArguments, _ frame: UnsafeRawBufferPointer) {
+        if pubsubLink == nil {
+            // The cluster broadcasts PUBLISH to every node: any primary will do.
+            guard let node = worker.anyPrimaryIndex() else {
+                respondError("CLUSTERDOWN The cluster is down")
+                return
+            }
+            pubsubLink = BackendConnection(worker: worker, address: worker.slotMap.primaries[Int(node)],
+                                           protocolVersion: protocolVersion, kind: .pubsub, owner: self)
+        }
+        subscribed = true
+        if !pubsubLink!.enqueue(frame, client: self, sequence: 0) {
+            pubsubLink = nil
+            subscriptionsChanged()
+            respondError("ERR slotproxy: cannot connect to a node to subscribe")
+        }
+    }
+
+    private func unsubscribe(_ spec: CommandSpec, _ args: RequestArguments, _ frame: UnsafeRawBufferPointer) {
+        if let link = pubsubLink, link.enqueue(frame, client: self, sequence: 0) { return }
+        // Not subscribed: answer as Redis does, one reply per channel (or one with no channel).
+        let kind = Array(spec.name.utf8)
+        let channels: [[UInt8]?] = args.count > 1 ? (1..<args.count).map { Array(args[$0]) } : [nil]
+        for channel in channels {
+            respond(RESPReply.arrayHeader(3) + RESPReply.bulk(kind)
+                    + (channel.map { RESPReply.bulk($0) } ?? RESPReply.null(protocolVersion: protocolVersion))
+                    + RESPReply.integer(0))
+        }
+    }
+
+    /// SSUBSCRIBE / SUNSUBSCRIBE: channels of one call in one slot, on that slot's primary.
+    private func shardSubscribe(_ spec: CommandSpec, _ args: RequestArguments, _ frame: UnsafeRawBufferPointer) {
+        var slot = SlotMap.unassigned
+        var cross = false
+        _ = spec.forEachKey(in: args, includingNotKeys: true) { index, _ in
+            let s = HashSlot(key: args[index]).rawValue
+            if slot == SlotMap.unassigned { slot = s } else if s != slot { cross = true }
+        }
+        guard !cross else {
+            respondError(Self.crossSlotError)
+            return
+        }
+        if slot == SlotMap.unassigned {
+            // SUNSUBSCRIBE with no channel: every shard connection.
+            if shardLinks.isEmpty {
+                respond(RESPReply.arrayHeader(3) + RESPReply.bulk(Array(spec.name.utf8))
+                        + RESPReply.null(protocolVersion: protocolVersion) + RESPReply.integer(0))
+            }
+            for link in shardLinks { _ = link.enqueue(frame, client: self, sequence: 0) }
+            return
+        }
+        guard let node = worker.slotMap.primaryIndex(for: HashSlot(rawValue: slot)) else {
+            respondError("CLUSTERDOWN Hash slot not served")
+            return
+        }
+        let address = worker.slotMap.primaries[Int(node)]
+        let link: BackendConnection
+        if let existing = shardLinks.first(where: { $0.address == address }) {
+            link = existing
+        } else {
+            link = BackendConnection(worker: worker, address: address, protocolVersion: protocolVersion,
+                                     kind: .pubsub, owner: self)
+            shardLinks.append(link)
+        }
+        subscribed = true
+        if !link.enqueue(frame, client: self, sequence: 0) {
+            shardLinks.removeAll { $0 === link }
+            subscriptionsChanged()
+            respondError("ERR slotproxy: cannot connect to \(address) to subscribe")
+        }
+    }
+
+    /// Something a pub/sub connection sent: a (un)subscribe confirmation or a message.
+    func deliverPush(_ reply: UnsafeRawBufferPointer) {
+        guard !closed else { return }
+        trackSubscriptions(reply)
+        respond(Array(reply))
+    }
+
+    /// Follows the subscription count in (un)subscribe confirmations, to leave subscribed
+    /// mode when it reaches 0, as Redis does.
+    private func trackSubscriptions(_ reply: UnsafeRawBufferPointer) {
+        guard reply.count > 16, reply[0] == UInt8(ascii: "*") || reply[0] == UInt8(ascii: ">"),
+              let value = try? RESPValueDecoder.decode(Array(reply))?.value, let items = value.elements, items.count == 3,
+              let kind = items[0].string?.lowercased(), kind.hasSuffix("subscribe"), let n = items[2].int else { return }
+        let family = kind == "ssubscribe" || kind == "sunsubscribe" ? "shard" : "plain"
+        subscriptionCounts[family] = n
+        subscriptionsChanged()
+    }
+
+    private func subscriptionsChanged() {
+        let total = subscriptionCounts.values.reduce(0, +)
+        if total == 0 {
+            subscribed = false
+            if pubsubLink != nil && (subscriptionCounts["plain"] ?? 0) == 0 {
+                // Keep nothing open for a client that no longer listens.
+                pubsubLink?.close()
+                pubsubLink = nil
+            }
+        }
+    }
+}

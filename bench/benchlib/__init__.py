@@ -1,0 +1,1 @@
+# bench/run's modules: common, resp, cluster, processes, workloads, report.
