@@ -258,14 +258,13 @@ def test_seeds_down_at_start(new_cluster, own_proxy, run_id):
     proxy = own_proxy(seeds, ["--failover-hold-ms", str(HOLD_MS)], serving=False)
     key = key_in_slot(1000, f":seeds-down:{run_id}")
     with RawConnection(proxy.port, timeout=HOLD_MS / 1000 + 12) as conn:
-        replies = []
         for args in (("SET", key, "1"), ("GET", key)):
+            # One at a time: after a request that got no reply the connection is out of step.
             reply, seconds = command_within(conn, *args)
-            replies.append((args[0], reply, seconds))
-        print("\nwhile no seed runs: " + "; ".join(f"{op} -> {r!r} after {s:.2f}s" for op, r, s in replies))
-        for op, reply, _ in replies:
+            print(f"\nwhile no seed runs: {args[0]} -> {reply!r} after {seconds:.2f}s", end="")
             assert isinstance(reply, ErrorReply) and CLEAR_ERROR.match(reply.text), \
-                f"{op} while no seed runs: {reply!r}, not CLUSTERDOWN / ERR slotproxy:\n{proxy.log_tail(15)}"
+                f"{args[0]} while no seed runs: {reply!r}, not CLUSTERDOWN / ERR slotproxy:\n{proxy.log_tail(15)}"
+        print()
         cluster = new_cluster(base)
         started = time.monotonic()
         wait_for(lambda: command_within(conn, "SET", key, "2")[0] == b"OK", 40,
@@ -293,12 +292,13 @@ def test_whole_cluster_restart(own_cluster, own_proxy, run_id):
         killed_at = time.monotonic()
         for port in cluster.ports:
             cluster.kill_node(port)
-        replies = [(k, *command_within(conn, "SET", k, "x")) for k in keys]
-        print("\nwhile all nodes are down: " + "; ".join(
-            f"SET -> {r!r} after {s:.2f}s" for _, r, s in replies))
-        for k, reply, _ in replies:
+        for k in keys:
+            # One at a time: after a request that got no reply the connection is out of step.
+            reply, seconds = command_within(conn, "SET", k, "x")
+            print(f"\nwhile all nodes are down: SET -> {reply!r} after {seconds:.2f}s", end="")
             assert isinstance(reply, ErrorReply) and CLEAR_ERROR.match(reply.text), \
-                f"SET {k} while the cluster is down: {reply!r}\n{proxy.log_tail(15)}"
+                f"SET {k} while the cluster is down (hold {HOLD_MS} ms): {reply!r}\n{proxy.log_tail(15)}"
+        print()
         assert conn.command("PING") == b"PONG"
         time.sleep(max(0.0, killed_at + HOLD_MS / 1000 + 1 - time.monotonic()))
         for port in cluster.ports:
