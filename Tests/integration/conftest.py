@@ -9,6 +9,12 @@ Session-wide:
                 it fails at teardown and the next test gets a fresh one.
 Per test:
   start_proxy   starts extra proxies with their own seeds/directives, stops them by PID after;
+  own_cluster   a cluster of this test alone (fault-injection tests kill its nodes), node timeout
+                2000 ms, on a random free range with BASE+6 free too (for an added node), stopped
+                through its recorded PIDs after the test, whatever was killed or restarted;
+                new_cluster(base=None) starts more, or one on given ports (seeds-down tests);
+  own_proxy     own_proxy(seeds, extra_args, serving=True) starts a proxy for such a cluster,
+                stopped by PID after; serving=False waits only for PING (cluster not up yet);
   target        parametrised "proxy" / "redis": the same test run through the proxy (over every
                 slot) and against one real primary (over the slots it owns), so each expected
                 reply is also checked against Redis itself;
@@ -46,13 +52,15 @@ from support import (
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "proxy: the test runs the slotproxy binary")
+    config.addinivalue_line("markers", "failover: the test kills, restarts or adds nodes of a "
+                                       "cluster of its own (slow: -m 'not failover' skips them)")
 
 
 def pytest_collection_modifyitems(items):
     for item in items:
         callspec = getattr(item, "callspec", None)
         on_proxy = callspec is not None and callspec.params.get("target") == "proxy"
-        if on_proxy or {"proxy", "start_proxy", "_shared_proxy"} & set(item.fixturenames):
+        if on_proxy or {"proxy", "start_proxy", "_shared_proxy", "own_proxy"} & set(item.fixturenames):
             item.add_marker(pytest.mark.proxy)
 
 
@@ -225,3 +233,64 @@ def raw(target):
     yield open_connection
     for conn in opened:
         conn.close()
+
+
+# MARK: - Clusters and proxies of one test (fault injection)
+
+
+FAILOVER_NODE_TIMEOUT = 2000  # ms: the cluster-node-timeout the failover tests are written for
+
+
+@pytest.fixture
+def new_cluster(run_dir):
+    """new_cluster(base=None) -> a started 3+3 Cluster of this test alone; stopped after the test."""
+    started: list[Cluster] = []
+
+    def start(base: int | None = None) -> Cluster:
+        for attempt in range(1 if base else 3):
+            b = base or free_cluster_base(nodes=7)
+            placeholder = Cluster(base=b, dir=run_dir / f"cluster-{b}", ports=[])
+            started.append(placeholder)  # so a start cut short by a timeout is stopped too
+            try:
+                c = Cluster.start(b, placeholder.dir, node_timeout=FAILOVER_NODE_TIMEOUT)
+            except subprocess.CalledProcessError:
+                if base or attempt == 2:
+                    raise
+                continue
+            started[-1] = c
+            return c
+        raise AssertionError("unreachable")
+
+    yield start
+    for c in reversed(started):
+        try:
+            c.stop()
+        except subprocess.SubprocessError as e:
+            print(f"stopping cluster {c.dir}: {e}")
+
+
+@pytest.fixture
+def own_cluster(new_cluster) -> Cluster:
+    return new_cluster()
+
+
+@pytest.fixture
+def own_proxy(run_dir):
+    """own_proxy(seeds, extra_args=None, serving=True) -> a ready ProxyProcess, stopped after."""
+    started: list[ProxyProcess] = []
+    ready: list[ProxyProcess] = []
+
+    def start(seeds: str, extra_args: list[str] | None = None, serving: bool = True,
+              ready_timeout: float = 30.0) -> ProxyProcess:
+        p = ProxyProcess(seeds, extra_args=extra_args, run_dir=run_dir)
+        started.append(p)
+        p.start(ready_timeout, serving=serving)
+        ready.append(p)
+        return p
+
+    yield start
+    died = [p for p in ready if p.process.poll() is not None]
+    for p in started:
+        p.stop()
+    if died:
+        pytest.fail("a proxy died during this test:\n" + "\n".join(p.log_tail() for p in died))

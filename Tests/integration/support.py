@@ -9,6 +9,11 @@ How the pieces fit:
                             (from CLUSTER SLOTS), per-node redis-py clients to verify values there;
   ProxyProcess              the slotproxy binary started on a free port, checked to be the process
                             that answers, stopped by PID;
+  fault injection           Cluster.kill_node / restart_node / new_node (through scripts/cluster, so
+                            every PID stays recorded), node roles and replicas, wait_for deadlines;
+  ClientLoad                client threads through one endpoint (SET-then-GET or INCR), each with
+                            its own connection, stopped by an event and a hard deadline, recording
+                            every operation's latency, every error and the values last written;
   free ports                probing by binding, so parallel runs and other people's servers on
                             this machine are never disturbed.
 Every blocking call has a timeout: a broken proxy makes a test fail, never hang.
@@ -21,11 +26,15 @@ import random
 import signal
 import socket
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 REPO = Path(__file__).resolve().parents[2]
 SLOT_COUNT = 16384
@@ -381,10 +390,15 @@ class Cluster:
         return self._nodes[port]
 
     def slot_owners(self, refresh: bool = False) -> list[int]:
-        """Port of the primary owning each slot, from CLUSTER SLOTS asked of the first node."""
+        """Port of the primary owning each slot, from CLUSTER SLOTS asked of the first node that
+        answers (the first node may have been killed by a fault-injection test)."""
         if self._owner is None or refresh:
-            with RawConnection(self.ports[0]) as conn:
-                reply = conn.command("CLUSTER", "SLOTS")
+            reply = None
+            for port in self.ports:
+                reply = node_command(port, "CLUSTER", "SLOTS", timeout=IO_TIMEOUT)
+                if isinstance(reply, list):
+                    break
+            assert isinstance(reply, list), f"no node answers CLUSTER SLOTS (last reply {reply!r})"
             owner = [0] * SLOT_COUNT
             for entry in reply:
                 start, end, primary = entry[0], entry[1], entry[2]
@@ -420,6 +434,115 @@ class Cluster:
             for i, value in zip(indices, pipe.execute()):
                 out[i] = value
         return out
+
+    # Fault injection. Everything goes through scripts/cluster so PIDs stay recorded in DIR and
+    # `stop` still stops exactly what runs, whatever a test killed, restarted or added.
+
+    def _script(self, *args: str, timeout: float = 60) -> None:
+        subprocess.run([str(REPO / "scripts" / "cluster"), *args, "--dir", str(self.dir)],
+                       check=True, timeout=timeout, stdout=subprocess.DEVNULL)
+
+    def kill_node(self, port: int, sig: str = "KILL") -> None:
+        """Stops one node with SIGKILL (a crash) or SIGTERM; its directory and nodes.conf stay."""
+        self._forget(port)
+        self._script("kill-node", "--signal", sig, str(port))
+
+    def restart_node(self, port: int) -> None:
+        """Starts a stopped node again: same port, same directory, same nodes.conf."""
+        self._forget(port)
+        self._script("restart-node", str(port))
+
+    def new_node(self, port: int) -> None:
+        """Starts an empty cluster-enabled node on `port` (not joined: redis-cli --cluster add-node)."""
+        self._script("new-node", str(port))
+        if port not in self.ports:
+            self.ports.append(port)
+
+    def is_ready(self) -> bool:
+        """`scripts/cluster status`: all six nodes up, state ok, slots agreed, replicas in sync."""
+        result = subprocess.run([str(REPO / "scripts" / "cluster"), "status", "--dir", str(self.dir)],
+                                capture_output=True, timeout=60)
+        return result.returncode == 0
+
+    def _forget(self, port: int) -> None:
+        client = self._nodes.pop(port, None)
+        if client is not None:
+            client.close()
+
+    def forget_clients(self) -> None:
+        """Closes the cached per-node clients (after nodes died or moved) and the slot map."""
+        for port in list(self._nodes):
+            self._forget(port)
+        self._owner = None
+
+    def cluster_nodes(self, via: int) -> list[dict]:
+        """CLUSTER NODES as `via` sees it: one dict per node (id, port, flags, primary_id, slots)."""
+        text = node_command(via, "CLUSTER", "NODES")
+        if not isinstance(text, bytes) or isinstance(text, ErrorReply):
+            raise AssertionError(f"CLUSTER NODES on {via}: {text!r}")
+        out = []
+        for line in text.decode().splitlines():
+            fields = line.split()
+            if len(fields) < 8:
+                continue
+            address = fields[1].split("@")[0]
+            out.append({"id": fields[0], "port": int(address.rsplit(":", 1)[1]),
+                        "flags": set(fields[2].split(",")), "primary_id": fields[3],
+                        "link": fields[7], "slots": [f for f in fields[8:] if not f.startswith("[")]})
+        return out
+
+    def node_id(self, port: int) -> str:
+        reply = node_command(port, "CLUSTER", "MYID")
+        assert isinstance(reply, bytes) and not isinstance(reply, ErrorReply), reply
+        return reply.decode()
+
+    def replica_of(self, primary: int, via: int | None = None) -> int:
+        """The port of a replica of the given primary (asked of `via`, default: the primary)."""
+        nodes = self.cluster_nodes(via or primary)
+        primary_id = next(n["id"] for n in nodes if n["port"] == primary)
+        replicas = [n["port"] for n in nodes if n["primary_id"] == primary_id and "fail" not in n["flags"]]
+        assert replicas, f"no replica of {primary} in CLUSTER NODES"
+        return replicas[0]
+
+
+def node_command(port: int, *args, timeout: float = 3.0):
+    """One command on a fresh connection to a node; None when the node cannot be reached."""
+    try:
+        with RawConnection(port, timeout=timeout) as conn:
+            return conn.command(*args)
+    except (OSError, ConnectionClosed):
+        return None
+
+
+def node_role(port: int) -> str | None:
+    """"master" or "slave" from ROLE, None when the node does not answer."""
+    reply = node_command(port, "ROLE")
+    if isinstance(reply, list) and reply and isinstance(reply[0], bytes):
+        return reply[0].decode()
+    return None
+
+
+def replica_linked(port: int) -> bool:
+    """True when the node is a replica whose link to its primary is up and not syncing."""
+    info = node_command(port, "INFO", "replication")
+    return (_info_field(info, "role") == "slave" and _info_field(info, "master_link_status") == "up"
+            and _info_field(info, "master_sync_in_progress") == "0")
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.1):
+    """predicate()'s first truthy value, polled until `timeout` seconds; AssertionError after."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while True:
+        try:
+            last = predicate()
+        except Exception as e:  # a node or the proxy still down: keep polling until the deadline
+            last = e
+        if last and not isinstance(last, Exception):
+            return last
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what}: not within {timeout}s (last: {last!r})")
+        time.sleep(interval)
 
 
 # MARK: - Proxy
@@ -457,7 +580,9 @@ class ProxyProcess:
         assert self.process is not None
         return self.process.pid
 
-    def start(self, ready_timeout: float = 30.0) -> "ProxyProcess":
+    def start(self, ready_timeout: float = 30.0, serving: bool = True) -> "ProxyProcess":
+        """Starts the proxy and waits until it serves (a SET succeeds); with serving=False only
+        until it answers PING (for a proxy whose cluster is not reachable yet)."""
         binary = proxy_binary()
         if not binary.exists():
             raise ProxyStartError(f"proxy binary {binary} not found: build it with "
@@ -470,7 +595,7 @@ class ProxyProcess:
         log.close()
         self.pid_path.write_text(str(self.process.pid))
         try:
-            self._wait_ready(ready_timeout)
+            self._wait_ready(ready_timeout, serving)
         except BaseException:
             self.stop()
             raise
@@ -485,7 +610,7 @@ class ProxyProcess:
     def _fail(self, why: str):
         raise ProxyStartError(f"{why}\ncommand: {' '.join(self.args)}\nlog tail:\n{self.log_tail()}")
 
-    def _wait_ready(self, timeout: float) -> None:
+    def _wait_ready(self, timeout: float, serving: bool = True) -> None:
         """Until PING answers PONG, then until a SET succeeds (CLUSTERDOWN before the slot map is
         complete), then checks that the process answering is ours (SO_REUSEPORT could let a stale
         proxy share the port)."""
@@ -503,21 +628,38 @@ class ProxyProcess:
                         reply = conn.command("PING")
                         last = repr(reply)
                         if reply == b"PONG":
+                            if not serving:
+                                self._check_pid(conn)
+                                return
                             stage = "SET"
                     if stage == "SET":
                         reply = conn.command("SET", "slotproxy-test:ready", "1")
                         last = repr(reply)
                         if reply == b"OK":
-                            info = conn.command("INFO", "server")
-                            pid = _info_field(info, "process_id")
-                            if pid != str(self.process.pid):
-                                self._fail(f"INFO server process_id is {pid!r}, but the proxy "
-                                           f"started has PID {self.process.pid}")
+                            self._check_pid(conn)
                             return
             except (OSError, ConnectionClosed, ValueError):
                 pass
             time.sleep(0.05)
         self._fail(f"proxy not ready after {timeout}s (waiting for {stage}; last reply {last})")
+
+    def _check_pid(self, conn: RawConnection) -> None:
+        info = conn.command("INFO", "server")
+        pid = _info_field(info, "process_id")
+        if pid != str(self.process.pid):
+            self._fail(f"INFO server process_id is {pid!r}, but the proxy started has PID {self.process.pid}")
+
+    def stats(self) -> dict[str, str]:
+        """The proxy's INFO stats section as name -> value."""
+        with RawConnection(self.port, timeout=5.0) as conn:
+            info = conn.command("INFO", "stats")
+        out = {}
+        if isinstance(info, bytes):
+            for line in info.decode(errors="replace").splitlines():
+                if ":" in line and not line.startswith("#"):
+                    name, value = line.split(":", 1)
+                    out[name] = value.strip()
+        return out
 
     def stop(self, timeout: float = 10.0) -> int | None:
         """TERM, a bounded wait, then KILL. Returns the exit status."""
@@ -545,3 +687,295 @@ def _info_field(info, name: str) -> str | None:
 def info_field(info, name: str) -> str | None:
     """A field of an INFO reply read raw (a bulk string of `name:value` lines)."""
     return _info_field(info, name)
+
+
+# MARK: - Load
+
+
+@dataclass
+class LoadError:
+    """One failed operation of a ClientLoad."""
+
+    at: float     # time.monotonic() when the request was sent
+    client: int
+    op: str
+    key: str
+    kind: str     # "reply" (an error reply), "timeout", "connection", "unexpected" (a wrong reply)
+    text: str
+
+
+class _RawLoadClient:
+    """ClientLoad's client with raw=True: exact error texts (redis-py strips a leading "ERR ")."""
+
+    def __init__(self, port: int, protocol: int, timeout: float):
+        self.port, self.protocol, self.timeout = port, protocol, timeout
+        self.conn: RawConnection | None = None
+
+    def command(self, *args):
+        if self.conn is None:
+            self.conn = RawConnection(self.port, timeout=self.timeout)
+            if self.protocol == 3:
+                hello = self.conn.command("HELLO", "3")
+                if isinstance(hello, ErrorReply):
+                    self.close()
+                    raise ConnectionClosed(f"HELLO 3 refused: {hello.text}")
+        try:
+            return self.conn.command(*args)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+class ClientLoad:
+    """Client threads hammering one endpoint until stopped, recording everything a test asserts on.
+
+    Each client is a thread with its own connection (redis-py by default, RawConnection with
+    raw=True; protocol None = redis-py's default, RESP3 in redis-py 8) working through its own keys,
+    spread over every slot so every shard is hit, in one of two modes:
+      "set-get"  SET key <new value>, then GET key, which must return the value this client last
+                 wrote (after a failed SET, either the old or the new value: its outcome is unknown);
+      "incr"     INCR key; successes and errors are counted per key, so the final counter can be
+                 checked against them.
+    Every operation's start time, latency and outcome is kept (`ops`), every error too (`errors`,
+    the first 2000), and `mark(name)` timestamps events (kill, promotion...) so results can be read
+    relative to them. Clients never retry: redis-py's own retries are switched off, so any error
+    the endpoint gives or any connection it drops is seen. A thread stops on `stop()` or at its
+    hard deadline (`max_seconds` after start), whichever comes first; each request is bounded by
+    `request_timeout`, so stop() always returns.
+    """
+
+    MAX_ERRORS_KEPT = 2000
+
+    def __init__(self, port: int, label: str, protocols=(None, None, 2, 2), keys_per_client: int = 64,
+                 mode: str = "set-get", raw: bool = False, pause: float = 0.001,
+                 request_timeout: float = 45.0, max_seconds: float = 300.0):
+        assert mode in ("set-get", "incr"), mode
+        self.port, self.label, self.mode, self.raw = port, label, mode, raw
+        self.protocols = list(protocols)
+        self.pause, self.request_timeout, self.max_seconds = pause, request_timeout, max_seconds
+        self.keys = [[key_in_slot((i * SLOT_COUNT // keys_per_client + c * 37 + 11) % SLOT_COUNT,
+                                  f":{label}:{c}:{i}") for i in range(keys_per_client)]
+                     for c in range(len(self.protocols))]
+        self.ops: list[tuple[int, str, float, float, bool]] = []   # client, op, start, latency, ok
+        self.errors: list[LoadError] = []
+        self.error_count = 0
+        self.error_texts: dict[str, int] = {}   # every error, counted by "[kind] op: text"
+        self.error_span: tuple[float, float] | None = None   # first and last error (monotonic)
+        self.mismatches: list[str] = []
+        self.events: list[tuple[str, float]] = []
+        # set-get: key -> values the key may hold now; incr: key -> [successes, unknown outcomes, last]
+        self.expected: dict[str, set] = {}
+        self.counters: dict[str, list[int]] = {}
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self.started_at = 0.0
+        self.stopped_at = 0.0
+
+    # Control
+
+    def start(self) -> "ClientLoad":
+        self.started_at = time.monotonic()
+        self.mark("start")
+        for c in range(len(self.protocols)):
+            t = threading.Thread(target=self._run, args=(c,), name=f"load-{self.label}-{c}", daemon=True)
+            self._threads.append(t)
+            t.start()
+        return self
+
+    def mark(self, name: str) -> float:
+        now = time.monotonic()
+        self.events.append((name, now))
+        return now
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started_at
+
+    def stop(self) -> None:
+        """Stops every client thread (bounded: each request has its own timeout)."""
+        self._stop.set()
+        for t in self._threads:
+            t.join(self.request_timeout + 10)
+        self.stopped_at = self.mark("stop")
+        stuck = [t.name for t in self._threads if t.is_alive()]
+        assert not stuck, f"load threads did not stop: {stuck}"
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        if not self._stop.is_set():
+            self.stop()
+
+    # Threads
+
+    def _connect(self, c: int):
+        protocol = self.protocols[c]
+        if self.raw:
+            return _RawLoadClient(self.port, protocol or 2, self.request_timeout)
+        kwargs = {"protocol": protocol} if protocol is not None else {}
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=self.request_timeout,
+                           socket_connect_timeout=5, retry=Retry(NoBackoff(), 0), **kwargs)
+
+    def _run(self, c: int) -> None:
+        client = self._connect(c)
+        keys = self.keys[c]
+        deadline = self.started_at + self.max_seconds
+        i = 0
+        try:
+            while not self._stop.is_set() and time.monotonic() < deadline:
+                key = keys[i % len(keys)]
+                i += 1
+                if self.mode == "set-get":
+                    self._set_get(c, client, key, f"{self.label}:{c}:{i}".encode())
+                else:
+                    self._incr(c, client, key)
+                if self.pause:
+                    time.sleep(self.pause)
+        finally:
+            client.close()
+
+    def _call(self, c: int, client, op: str, key: str, *args):
+        """(True, reply) or (False, None) with the error recorded."""
+        start = time.monotonic()
+        kind, text = None, ""
+        reply = None
+        try:
+            reply = client.command(op, key, *args) if self.raw else getattr(client, op.lower())(key, *args)
+            if isinstance(reply, ErrorReply):
+                kind, text = "reply", reply.text
+            elif reply is NULL3:
+                reply = None
+        except redis.exceptions.TimeoutError as e:
+            kind, text = "timeout", f"TimeoutError: {e}"
+        except redis.exceptions.ConnectionError as e:
+            kind, text = "connection", f"{type(e).__name__}: {e}"
+        except redis.exceptions.ResponseError as e:
+            # redis-py drops a leading "ERR " from the text; its class names other codes.
+            kind, text = "reply", f"{type(e).__name__}: {e}"
+        except (socket.timeout, TimeoutError) as e:
+            kind, text = "timeout", f"timeout: {e}"
+        except (OSError, ConnectionClosed) as e:
+            kind, text = "connection", f"{type(e).__name__}: {e}"
+        latency = time.monotonic() - start
+        self.ops.append((c, op, start, latency, kind is None))
+        if kind is not None:
+            self._error(start, c, op, key, kind, text)
+            if kind != "reply":
+                time.sleep(0.05)  # a dropped connection: do not spin on reconnects
+            return False, None
+        return True, reply
+
+    def _error(self, at: float, c: int, op: str, key: str, kind: str, text: str) -> None:
+        summary = f"[{kind}] {op}: {text[:160]}"
+        with self._lock:
+            self.error_count += 1
+            self.error_texts[summary] = self.error_texts.get(summary, 0) + 1
+            self.error_span = (self.error_span[0] if self.error_span else at, at)
+            if len(self.errors) < self.MAX_ERRORS_KEPT:
+                self.errors.append(LoadError(at, c, op, key, kind, text))
+
+    def _set_get(self, c: int, client, key: str, value: bytes) -> None:
+        possible = self.expected.setdefault(key, {None})
+        ok, reply = self._call(c, client, "SET", key, value)
+        if ok and reply not in (True, b"OK"):
+            self._error(time.monotonic(), c, "SET", key, "unexpected", f"SET replied {reply!r}")
+            ok = False
+        if ok:
+            self.expected[key] = {value}
+        else:
+            possible.add(value)  # the SET may or may not have happened
+        ok, reply = self._call(c, client, "GET", key)
+        if not ok:
+            return
+        if reply not in self.expected[key]:
+            with self._lock:
+                self.mismatches.append(f"client {c} GET {key} = {reply!r}, expected one of "
+                                       f"{sorted(map(repr, self.expected[key]))} "
+                                       f"(at +{time.monotonic() - self.started_at:.2f}s)")
+        self.expected[key] = {reply}
+
+    def _incr(self, c: int, client, key: str) -> None:
+        counter = self.counters.setdefault(key, [0, 0, 0])
+        ok, reply = self._call(c, client, "INCR", key)
+        if not ok:
+            counter[1] += 1
+            return
+        if not isinstance(reply, int):
+            self._error(time.monotonic(), c, "INCR", key, "unexpected", f"INCR replied {reply!r}")
+            counter[1] += 1
+            return
+        counter[0] += 1
+        if reply <= counter[2]:
+            with self._lock:
+                self.mismatches.append(f"client {c} INCR {key} = {reply} after {counter[2]} (went back)")
+        counter[2] = reply
+
+    # Results
+
+    def all_keys(self) -> list[str]:
+        return [k for keys in self.keys for k in keys]
+
+    def event_time(self, name: str) -> float:
+        return next(t for n, t in self.events if n == name)
+
+    def successes_after(self, t: float) -> dict[int, int]:
+        """Per client, the operations sent at or after `t` that succeeded."""
+        out = {c: 0 for c in range(len(self.protocols))}
+        for c, _, start, _, ok in self.ops:
+            if ok and start >= t:
+                out[c] += 1
+        return out
+
+    def max_latency(self) -> tuple[float, str, float]:
+        """(seconds, op, start relative to the load's start) of the slowest operation."""
+        if not self.ops:
+            return (0.0, "-", 0.0)
+        c, op, start, latency, _ = max(self.ops, key=lambda o: o[3])
+        return (latency, op, start - self.started_at)
+
+    def final_check(self, cluster: "Cluster") -> list[str]:
+        """Each key's value read directly on the primary owning its slot (slot map asked afresh)
+        against what the load wrote: the set-get values, or successes..successes+unknown for INCR."""
+        cluster.forget_clients()
+        keys = self.all_keys()
+        values = cluster.get_many_direct(keys)
+        wrong = []
+        for k, v in zip(keys, values):
+            if self.mode == "set-get":
+                if v not in self.expected.get(k, {None}):
+                    wrong.append(f"{k} = {v!r} on its owner, expected one of {sorted(map(repr, self.expected[k]))}")
+            else:
+                ok, unknown, _ = self.counters.get(k, [0, 0, 0])
+                n = int(v or 0)
+                if not ok <= n <= ok + unknown:
+                    wrong.append(f"{k} = {n} on its owner, {ok} INCRs succeeded and {unknown} had errors")
+        return wrong
+
+    def summary(self) -> str:
+        ok = sum(1 for o in self.ops if o[4])
+        latencies = sorted(o[3] for o in self.ops)
+        p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else 0.0
+        worst, op, at = self.max_latency()
+        lines = [f"load {self.label}: {len(self.ops)} ops ({ok} ok) by {len(self.protocols)} clients "
+                 f"in {((self.stopped_at or time.monotonic()) - self.started_at):.1f}s; "
+                 f"{self.error_count} errors, {len(self.mismatches)} wrong values",
+                 f"  latency p50 {p(0.5) * 1000:.1f} ms, p99 {p(0.99) * 1000:.1f} ms, "
+                 f"max {worst * 1000:.0f} ms ({op} sent at +{at:.2f}s)",
+                 "  events: " + ", ".join(f"{n} +{t - self.started_at:.2f}s" for n, t in self.events)]
+        for name, t in self.events:
+            if name not in ("start", "stop"):
+                after = self.successes_after(t)
+                lines.append(f"  ok ops sent after {name}: {sum(after.values())} (per client {list(after.values())})")
+        for text, n in sorted(self.error_texts.items(), key=lambda x: -x[1])[:10]:
+            lines.append(f"  {n} x {text}")
+        if self.error_span:
+            first, last = (t - self.started_at for t in self.error_span)
+            lines.append(f"  errors sent from +{first:.2f}s to +{last:.2f}s")
+        lines += [f"  {m}" for m in self.mismatches[:10]]
+        return "\n".join(lines)
