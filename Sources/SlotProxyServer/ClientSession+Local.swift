@@ -255,6 +255,12 @@ extension ClientSession {
                 ("slotproxy_slot_map_complete", view.slotMap.isComplete ? "1" : "0"),
             ]),
         ]
+        if let counter = Self.allocationCounter {
+            // Only under the test suite's preloaded counter (Tests/alloc-counter).
+            if let i = sections.firstIndex(where: { $0.0 == "Stats" }) {
+                sections[i].1.append(("allocations", "\(counter.pointee)"))
+            }
+        }
         var wantsKeyspace = true
         if args.count > 1 {
             let wanted = Set((1..<args.count).map { args.string($0).lowercased() })
@@ -273,4 +279,8 @@ extension ClientSession {
             respond(infoReply(text))
         }
     }
+
+    /// The preloaded allocation counter's count, when the test suite preloads it.
+    static let allocationCounter: UnsafeMutablePointer<Int>? =
+        dlsym(nil, "slotproxy_alloc_count")?.assumingMemoryBound(to: Int.self)
 }

@@ -135,12 +135,12 @@ def proxy(_shared_proxy) -> ProxyProcess:
 
 @pytest.fixture
 def start_proxy(cluster, run_dir):
-    """start_proxy(extra_args=[...], seeds=None, threads=2) -> a ready ProxyProcess."""
+    """start_proxy(extra_args=[...], seeds=None, threads=2, env=None) -> a ready ProxyProcess."""
     started: list[ProxyProcess] = []
 
     def start(extra_args: list[str] | None = None, seeds: str | None = None, threads: int = 2,
-              ready_timeout: float = 30.0) -> ProxyProcess:
-        p = ProxyProcess(seeds or cluster.seeds, extra_args=extra_args, run_dir=run_dir, threads=threads)
+              ready_timeout: float = 30.0, env: dict[str, str] | None = None) -> ProxyProcess:
+        p = ProxyProcess(seeds or cluster.seeds, extra_args=extra_args, run_dir=run_dir, threads=threads, env=env)
         started.append(p)
         return p.start(ready_timeout)
 

@@ -560,8 +560,9 @@ class ProxyProcess:
     """One slotproxy process on its own port, stopped by its PID."""
 
     def __init__(self, seeds: str, port: int | None = None, extra_args: list[str] | None = None,
-                 run_dir: Path | None = None, threads: int = 2):
+                 run_dir: Path | None = None, threads: int = 2, env: dict[str, str] | None = None):
         self.port = port or free_port()
+        self.env = {**os.environ, **env} if env else None
         self.seeds = seeds
         self.run_dir = run_dir or (REPO / "run")
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -591,7 +592,7 @@ class ProxyProcess:
             raise ProxyStartError(f"port {self.port} is already in use")
         log = open(self.log_path, "wb")
         self.process = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=log,
-                                        stderr=subprocess.STDOUT)
+                                        stderr=subprocess.STDOUT, env=self.env)
         log.close()
         self.pid_path.write_text(str(self.process.pid))
         try:
