@@ -236,6 +236,7 @@ extension ClientSession {
             ("Clients", [
                 ("connected_clients", "\(context.connectedClients)"),
                 ("maxclients", "\(context.config.maxClients)"),
+                ("blocked_clients", "\(context.blockedClients.load(ordering: .relaxed))"),
             ]),
             ("Stats", [
                 ("total_commands_processed", "\(stats.reduce(0) { $0 + $1.commands.current })"),

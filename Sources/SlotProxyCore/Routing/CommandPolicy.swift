@@ -40,8 +40,11 @@ public enum ReplyMerge: Equatable, Sendable {
     /// The first reply that is not an error; the first error, as the node sent it, when every
     /// part failed (SCRIPT KILL: only the primary running a script says OK, the rest NOTBUSY).
     case oneSucceeded
-    /// Array replies concatenated (KEYS).
+    /// Array replies concatenated, each element once (KEYS, PUBSUB CHANNELS).
     case union
+    /// Flat [name, count, name, count…] replies summed per name, in first-seen order
+    /// (PUBSUB NUMSUB, PUBSUB SHARDNUMSUB).
+    case pairSum
     /// Element-wise AND of integer arrays (SCRIPT EXISTS).
     case logicalAnd
     /// Needs code of its own (SCAN cursors, INFO keyspace).
@@ -142,6 +145,12 @@ extension CommandPolicy {
         }
         t["function|dump"] = CommandPolicy(route: .anyPrimary, idempotent: true)
         t["publish"] = CommandPolicy(route: .anyPrimary)
+        // Subscriptions live on the nodes the subscribers' connections reached: ask them all.
+        t["pubsub|channels"] = .fanOut(.union)
+        t["pubsub|shardchannels"] = .fanOut(.union)
+        t["pubsub|numpat"] = .fanOut(.sum)
+        t["pubsub|numsub"] = .fanOut(.pairSum)
+        t["pubsub|shardnumsub"] = .fanOut(.pairSum)
         // Server-side session state: a backend connection of the client's own.
         for name in ["multi", "exec", "discard", "watch", "unwatch",
                      "subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe",

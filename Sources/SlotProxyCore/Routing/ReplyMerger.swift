@@ -53,12 +53,30 @@ public enum ReplyMerger {
             return out
         case .union:
             var all: [ArraySlice<UInt8>] = []
+            var seen = Set<ArraySlice<UInt8>>()
             for p in parts {
                 guard let e = elements(p) else { return unexpected(p) }
-                all += e
+                for x in e where seen.insert(x).inserted { all.append(x) }
             }
             var out = RESPReply.arrayHeader(all.count)
             for e in all { out.append(contentsOf: e) }
+            return out
+        case .pairSum:
+            var order: [ArraySlice<UInt8>] = []
+            var totals: [ArraySlice<UInt8>: Int64] = [:]
+            for p in parts {
+                guard let e = elements(p), e.count % 2 == 0 else { return unexpected(p) }
+                for i in stride(from: 0, to: e.count, by: 2) {
+                    guard let n = integer(Array(e[i + 1])) else { return unexpected(p) }
+                    if totals[e[i]] == nil { order.append(e[i]) }
+                    totals[e[i], default: 0] += n
+                }
+            }
+            var out = RESPReply.arrayHeader(order.count * 2)
+            for name in order {
+                out.append(contentsOf: name)
+                out += RESPReply.integer(Int(totals[name]!))
+            }
             return out
         case .logicalAnd:
             var result: [Int64]?

@@ -169,4 +169,18 @@ struct ReplyMergerTests {
         // A truncated array is not read past its end.
         #expect(ReplyMerger.elements(b("*2\r\n$1\r\na\r\n")) == nil)
     }
+
+    @Test("union lists each element once (PUBSUB CHANNELS seen on several nodes)")
+    func unionDistinct() {
+        let merged = ReplyMerger.merge(.union, parts: [b("*2\r\n$1\r\na\r\n$1\r\nb\r\n"), b("*2\r\n$1\r\nb\r\n$1\r\nc\r\n"), b("*0\r\n")])
+        #expect(text(merged) == "*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n")
+    }
+
+    @Test("pairSum adds counts per name in first-seen order (PUBSUB NUMSUB)")
+    func pairSum() {
+        let merged = ReplyMerger.merge(.pairSum, parts: [b("*4\r\n$2\r\nch\r\n:2\r\n$1\r\nx\r\n:0\r\n"),
+                                                        b("*4\r\n$2\r\nch\r\n:3\r\n$1\r\nx\r\n:1\r\n")])
+        #expect(text(merged) == "*4\r\n$2\r\nch\r\n:5\r\n$1\r\nx\r\n:1\r\n")
+        #expect(text(ReplyMerger.merge(.pairSum, parts: [b("*1\r\n:1\r\n")])).hasPrefix("-ERR slotproxy: unexpected reply"))
+    }
 }
