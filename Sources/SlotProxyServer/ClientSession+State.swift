@@ -77,7 +77,8 @@ extension ClientSession {
             return refuse(message)
         case .local where spec.name != "ping" && spec.name != "echo":
             return refuse("ERR slotproxy: '\(spec.name)' cannot be used inside MULTI")
-        case .dedicated where Self.stateHandlers[spec.name] != nil:
+        case .dedicated where Self.stateHandlers[spec.name] != nil && spec.name != "unwatch":
+            // UNWATCH is queued like any command, as Redis does (EXEC unwatches anyway).
             return refuse("ERR Command not allowed inside a transaction")
         case .allPrimaries:
             return refuse("ERR slotproxy: '\(spec.name)' runs on every primary and cannot be part of a transaction")
