@@ -237,7 +237,11 @@ extension ClientSession {
             }
         }
         if pubsubLink === link { pubsubLink = nil; subscriptionsChanged() }
-        shardLinks.removeAll { $0 === link }
+        if shardLinks.contains(where: { $0 === link }) {
+            shardLinks.removeAll { $0 === link }
+            subscriptionCounts[Self.shardFamily(link)] = nil
+            subscriptionsChanged()
+        }
     }
 
     /// Closes every connection of this client's own (it disconnected or RESET).
@@ -303,12 +307,14 @@ extension ClientSession {
             return
         }
         if slot == SlotMap.unassigned {
-            // SUNSUBSCRIBE with no channel: every shard connection.
-            if shardLinks.isEmpty {
+            // SUNSUBSCRIBE with no channel: every shard connection that may hold a channel (one
+            // known to hold none would answer an extra "no channel" confirmation).
+            let holding = shardLinks.filter { (subscriptionCounts[Self.shardFamily($0)] ?? 1) > 0 }
+            if holding.isEmpty {
                 respond(RESPReply.arrayHeader(3) + RESPReply.bulk(Array(spec.name.utf8))
                         + RESPReply.null(protocolVersion: protocolVersion) + RESPReply.integer(0))
             }
-            for link in shardLinks { _ = link.enqueue(frame, client: self, sequence: 0) }
+            for link in holding { _ = link.enqueue(frame, client: self, sequence: 0) }
             return
         }
         guard let node = worker.slotMap.primaryIndex(for: HashSlot(rawValue: slot)) else {
@@ -333,28 +339,47 @@ extension ClientSession {
     }
 
     /// Something a pub/sub connection sent: a (un)subscribe confirmation or a message.
-    func deliverPush(_ reply: UnsafeRawBufferPointer) {
+    func deliverPush(_ reply: UnsafeRawBufferPointer, from link: BackendConnection) {
         guard !closed else { return }
-        trackSubscriptions(reply)
-        respond(Array(reply))
+        respond(trackSubscriptions(reply, from: link) ?? Array(reply))
     }
 
     /// Follows the subscription count in (un)subscribe confirmations, to leave subscribed
-    /// mode when it reaches 0, as Redis does.
-    private func trackSubscriptions(_ reply: UnsafeRawBufferPointer) {
+    /// mode when it reaches 0, as Redis does. Each primary counts only the shard channels it
+    /// holds, but the client subscribed to all of them as if on one server: a shard
+    /// confirmation is given the client's total, returned as the bytes to send instead.
+    private func trackSubscriptions(_ reply: UnsafeRawBufferPointer, from link: BackendConnection) -> [UInt8]? {
         guard reply.count > 16, reply[0] == UInt8(ascii: "*") || reply[0] == UInt8(ascii: ">"),
               let value = try? RESPValueDecoder.decode(Array(reply))?.value, let items = value.elements, items.count == 3,
-              let kind = items[0].string?.lowercased(), kind.hasSuffix("subscribe"), let n = items[2].int else { return }
-        let family = kind == "ssubscribe" || kind == "sunsubscribe" ? "shard" : "plain"
-        subscriptionCounts[family] = n
+              let kind = items[0].string?.lowercased(), kind.hasSuffix("subscribe"), let n = items[2].int else { return nil }
+        guard kind == "ssubscribe" || kind == "sunsubscribe" else {
+            subscriptionCounts[Self.plainFamily] = n
+            subscriptionsChanged()
+            return nil
+        }
+        subscriptionCounts[Self.shardFamily(link)] = n
+        let total = subscriptionCounts.reduce(0) { $0 + ($1.key == Self.plainFamily ? 0 : $1.value) }
         subscriptionsChanged()
+        return total == n ? nil : Self.replacingCount(reply, with: total)
+    }
+
+    static let plainFamily = "plain"
+
+    /// The key of one shard connection's count in `subscriptionCounts`.
+    static func shardFamily(_ link: BackendConnection) -> String { "shard \(link.address)" }
+
+    /// A confirmation with its last element, the count (`:<n>\r\n`), replaced.
+    static func replacingCount(_ reply: UnsafeRawBufferPointer, with count: Int) -> [UInt8] {
+        var i = reply.count - 3
+        while i > 0 && reply[i] != UInt8(ascii: ":") { i -= 1 }
+        return Array(reply[0..<i]) + RESPReply.integer(count)
     }
 
     private func subscriptionsChanged() {
         let total = subscriptionCounts.values.reduce(0, +)
         if total == 0 {
             subscribed = false
-            if pubsubLink != nil && (subscriptionCounts["plain"] ?? 0) == 0 {
+            if pubsubLink != nil && (subscriptionCounts[Self.plainFamily] ?? 0) == 0 {
                 // Keep nothing open for a client that no longer listens.
                 pubsubLink?.close()
                 pubsubLink = nil

@@ -47,7 +47,8 @@ final class ClientSession {
     /// SUBSCRIBE / PSUBSCRIBE connection, and SSUBSCRIBE connections (one per primary).
     var pubsubLink: BackendConnection?
     var shardLinks: [BackendConnection] = []
-    /// Subscriptions per family ("plain", "shard"), from the nodes' confirmations.
+    /// Subscriptions per family ("plain", and "shard <node>" for each shard connection), from
+    /// the nodes' confirmations.
     var subscriptionCounts: [String: Int] = [:]
     /// In subscribed mode (RESP2 allows only the subscription commands, PING, QUIT, RESET).
     var subscribed = false
