@@ -288,10 +288,15 @@ extension ClientSession {
         let kind = Array(spec.name.utf8)
         let channels: [[UInt8]?] = args.count > 1 ? (1..<args.count).map { Array(args[$0]) } : [nil]
         for channel in channels {
-            respond(RESPReply.arrayHeader(3) + RESPReply.bulk(kind)
+            respond(confirmationHeader + RESPReply.bulk(kind)
                     + (channel.map { RESPReply.bulk($0) } ?? RESPReply.null(protocolVersion: protocolVersion))
                     + RESPReply.integer(0))
         }
+    }
+
+    /// A (un)subscribe confirmation is an array in RESP2 and a push (`>`) in RESP3, as Redis sends it.
+    private var confirmationHeader: [UInt8] {
+        protocolVersion >= 3 ? Array(">3\r\n".utf8) : RESPReply.arrayHeader(3)
     }
 
     /// SSUBSCRIBE / SUNSUBSCRIBE: channels of one call in one slot, on that slot's primary.
@@ -311,7 +316,7 @@ extension ClientSession {
             // known to hold none would answer an extra "no channel" confirmation).
             let holding = shardLinks.filter { (subscriptionCounts[Self.shardFamily($0)] ?? 1) > 0 }
             if holding.isEmpty {
-                respond(RESPReply.arrayHeader(3) + RESPReply.bulk(Array(spec.name.utf8))
+                respond(confirmationHeader + RESPReply.bulk(Array(spec.name.utf8))
                         + RESPReply.null(protocolVersion: protocolVersion) + RESPReply.integer(0))
             }
             for link in holding { _ = link.enqueue(frame, client: self, sequence: 0) }
