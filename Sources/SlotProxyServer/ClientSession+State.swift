@@ -242,6 +242,10 @@ extension ClientSession {
             subscriptionCounts[Self.shardFamily(link)] = nil
             subscriptionsChanged()
         }
+        if link.kind == .pubsub {
+            forgetMarkers(of: link)
+            resumeIfNotWaiting()
+        }
     }
 
     /// Closes every connection of this client's own (it disconnected or RESET).
@@ -260,6 +264,8 @@ extension ClientSession {
         shardLinks = []
         subscriptionCounts = [:]
         subscribed = false
+        pubsubMarkers = [:]
+        awaitingPubSub = false
     }
 
     // MARK: - Pub/Sub
@@ -275,7 +281,7 @@ extension ClientSession {
                                            protocolVersion: protocolVersion, kind: .pubsub, owner: self)
         }
         subscribed = true
-        if !pubsubLink!.enqueue(frame, client: self, sequence: 0) {
+        if !sendToPubSub(pubsubLink!, frame) {
             pubsubLink = nil
             subscriptionsChanged()
             respondError("ERR slotproxy: cannot connect to a node to subscribe")
@@ -283,7 +289,7 @@ extension ClientSession {
     }
 
     private func unsubscribe(_ spec: CommandSpec, _ args: RequestArguments, _ frame: UnsafeRawBufferPointer) {
-        if let link = pubsubLink, link.enqueue(frame, client: self, sequence: 0) { return }
+        if let link = pubsubLink, sendToPubSub(link, frame) { return }
         // Not subscribed: answer as Redis does, one reply per channel (or one with no channel).
         let kind = Array(spec.name.utf8)
         let channels: [[UInt8]?] = args.count > 1 ? (1..<args.count).map { Array(args[$0]) } : [nil]
@@ -319,7 +325,7 @@ extension ClientSession {
                 respond(confirmationHeader + RESPReply.bulk(Array(spec.name.utf8))
                         + RESPReply.null(protocolVersion: protocolVersion) + RESPReply.integer(0))
             }
-            for link in holding { _ = link.enqueue(frame, client: self, sequence: 0) }
+            for link in holding { _ = sendToPubSub(link, frame) }
             return
         }
         guard let node = worker.slotMap.primaryIndex(for: HashSlot(rawValue: slot)) else {
@@ -336,7 +342,7 @@ extension ClientSession {
             shardLinks.append(link)
         }
         subscribed = true
-        if !link.enqueue(frame, client: self, sequence: 0) {
+        if !sendToPubSub(link, frame) {
             shardLinks.removeAll { $0 === link }
             subscriptionsChanged()
             respondError("ERR slotproxy: cannot connect to \(address) to subscribe")
@@ -346,7 +352,60 @@ extension ClientSession {
     /// Something a pub/sub connection sent: a (un)subscribe confirmation or a message.
     func deliverPush(_ reply: UnsafeRawBufferPointer, from link: BackendConnection) {
         guard !closed else { return }
+        if Self.isSyncMarkerReply(reply) {
+            syncMarkerArrived(from: link)
+            return
+        }
         respond(trackSubscriptions(reply, from: link) ?? Array(reply))
+    }
+
+    // MARK: - Waiting for pub/sub replies
+
+    // A pub/sub command's replies are not matched to it: SUBSCRIBE a b answers twice,
+    // UNSUBSCRIBE as many times as there were channels, and they arrive in between messages.
+    // So each client frame sent on a pub/sub connection is followed by a marker PING, and the
+    // client's next requests wait (unparsed, in its input buffer) until the marker's reply is
+    // back: by then every reply of the command was queued, in order, and the subscription
+    // state (subscribed mode, counts) is the one the next request must see, as on one server.
+
+    static let syncMarkerToken = "slotproxy:pubsub-sync"
+    static let syncMarker = RESPValueEncoder.command(["PING", syncMarkerToken])
+    /// The marker's reply in subscribed mode (RESP2): `*2 pong <token>`; otherwise `$<token>`.
+    static let syncMarkerReplies: [[UInt8]] = [
+        RESPReply.arrayHeader(2) + RESPReply.bulk("pong") + RESPReply.bulk(syncMarkerToken),
+        RESPReply.bulk(syncMarkerToken),
+    ]
+
+    /// Sends a client's frame on one of its pub/sub connections, then the marker; false (nothing
+    /// sent) when the node cannot be reached.
+    func sendToPubSub(_ link: BackendConnection, _ frame: UnsafeRawBufferPointer) -> Bool {
+        guard link.enqueue(frame, client: self, sequence: 0) else { return false }
+        _ = Self.syncMarker.withUnsafeBytes { link.enqueue($0, client: self, sequence: 0) }
+        pubsubMarkers[ObjectIdentifier(link), default: 0] += 1
+        awaitingPubSub = true
+        return true
+    }
+
+    static func isSyncMarkerReply(_ reply: UnsafeRawBufferPointer) -> Bool {
+        reply.count <= 48 && syncMarkerReplies.contains { $0.elementsEqual(reply) }
+    }
+
+    private func syncMarkerArrived(from link: BackendConnection) {
+        let id = ObjectIdentifier(link)
+        if let n = pubsubMarkers[id] { pubsubMarkers[id] = n > 1 ? n - 1 : nil }
+        subscriptionsChanged()
+        resumeIfNotWaiting()
+    }
+
+    /// Forgets the markers of a pub/sub connection that is gone.
+    private func forgetMarkers(of link: BackendConnection) {
+        pubsubMarkers[ObjectIdentifier(link)] = nil
+    }
+
+    private func resumeIfNotWaiting() {
+        guard awaitingPubSub && pubsubMarkers.isEmpty else { return }
+        awaitingPubSub = false
+        resumeRequests()
     }
 
     /// Follows the subscription count in (un)subscribe confirmations, to leave subscribed
@@ -384,8 +443,10 @@ extension ClientSession {
         let total = subscriptionCounts.values.reduce(0, +)
         if total == 0 {
             subscribed = false
-            if pubsubLink != nil && (subscriptionCounts[Self.plainFamily] ?? 0) == 0 {
-                // Keep nothing open for a client that no longer listens.
+            if let link = pubsubLink, (subscriptionCounts[Self.plainFamily] ?? 0) == 0,
+               pubsubMarkers[ObjectIdentifier(link)] == nil {
+                // Keep nothing open for a client that no longer listens (but not while a
+                // command's replies are still coming: UNSUBSCRIBE a b answers twice).
                 pubsubLink?.close()
                 pubsubLink = nil
             }

@@ -52,6 +52,10 @@ final class ClientSession {
     var subscriptionCounts: [String: Int] = [:]
     /// In subscribed mode (RESP2 allows only the subscription commands, PING, QUIT, RESET).
     var subscribed = false
+    /// Marker PINGs sent behind pub/sub commands, per pub/sub connection, not yet answered.
+    var pubsubMarkers: [ObjectIdentifier: Int] = [:]
+    /// True while requests wait for a pub/sub command's replies (ClientSession+State).
+    var awaitingPubSub = false
 
     init(worker: Worker, fd: Int32, id: Int64) {
         self.worker = worker
@@ -113,7 +117,7 @@ final class ClientSession {
     /// Handles every complete request in `count` bytes at `base`; returns the bytes used.
     private func process(_ base: UnsafeMutablePointer<UInt8>, count: Int) -> Int {
         var offset = 0
-        while offset < count && !closed && !closeAfterReplies {
+        while offset < count && !closed && !closeAfterReplies && !awaitingPubSub {
             switch parser.parse(base + offset, count: count - offset) {
             case .frame(let length, let inline):
                 if inline {
@@ -136,6 +140,15 @@ final class ClientSession {
             }
         }
         return offset
+    }
+
+    /// Handles the requests that waited in `input` while a pub/sub command was answered.
+    func resumeRequests() {
+        guard !closed, !input.isEmpty else { return }
+        let consumed = process(input.readPointer, count: input.readableCount)
+        guard !closed else { return }
+        input.consume(consumed)
+        if input.isEmpty { input.releaseIfEmpty() }
     }
 
     /// Redis closes a connection after a protocol error (once its reply is out) and so do we.
