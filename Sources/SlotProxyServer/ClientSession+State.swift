@@ -212,6 +212,9 @@ extension ClientSession {
             return
         }
         blockingLinks.append(link)
+        // Requests behind it wait, unparsed, until it is answered: on a node they would run
+        // after it too (BLPOP k 1 then RPUSH k v: the BLPOP times out, it does not pop v).
+        awaitingBlocked = true
     }
 
     /// A connection of this client's has answered everything it was sent.
@@ -219,7 +222,14 @@ extension ClientSession {
         if let i = blockingLinks.firstIndex(where: { $0 === link }) {
             blockingLinks.remove(at: i)
             worker.checkinBlockingConnection(link)
+            blockedCommandAnswered()
         }
+    }
+
+    private func blockedCommandAnswered() {
+        guard awaitingBlocked && blockingLinks.isEmpty else { return }
+        awaitingBlocked = false
+        if !awaitingPubSub { resumeRequests() }
     }
 
     /// A connection of this client's failed (its requests were already answered with errors).
@@ -227,6 +237,7 @@ extension ClientSession {
         if let i = blockingLinks.firstIndex(where: { $0 === link }) {
             blockingLinks.remove(at: i)
             worker.releaseBlockingSlot()
+            blockedCommandAnswered()
         }
         if watchLink === link {
             watchLink = nil
@@ -266,6 +277,7 @@ extension ClientSession {
         subscribed = false
         pubsubMarkers = [:]
         awaitingPubSub = false
+        awaitingBlocked = false
     }
 
     // MARK: - Pub/Sub
@@ -405,7 +417,7 @@ extension ClientSession {
     private func resumeIfNotWaiting() {
         guard awaitingPubSub && pubsubMarkers.isEmpty else { return }
         awaitingPubSub = false
-        resumeRequests()
+        if !awaitingBlocked { resumeRequests() }
     }
 
     /// Follows the subscription count in (un)subscribe confirmations, to leave subscribed

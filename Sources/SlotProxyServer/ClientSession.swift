@@ -56,6 +56,9 @@ final class ClientSession {
     var pubsubMarkers: [ObjectIdentifier: Int] = [:]
     /// True while requests wait for a pub/sub command's replies (ClientSession+State).
     var awaitingPubSub = false
+    /// True while requests wait for a blocking command's reply, as Redis runs nothing else
+    /// for a blocked client (ClientSession+State).
+    var awaitingBlocked = false
 
     init(worker: Worker, fd: Int32, id: Int64) {
         self.worker = worker
@@ -117,7 +120,7 @@ final class ClientSession {
     /// Handles every complete request in `count` bytes at `base`; returns the bytes used.
     private func process(_ base: UnsafeMutablePointer<UInt8>, count: Int) -> Int {
         var offset = 0
-        while offset < count && !closed && !closeAfterReplies && !awaitingPubSub {
+        while offset < count && !closed && !closeAfterReplies && !awaitingPubSub && !awaitingBlocked {
             switch parser.parse(base + offset, count: count - offset) {
             case .frame(let length, let inline):
                 if inline {
@@ -142,7 +145,7 @@ final class ClientSession {
         return offset
     }
 
-    /// Handles the requests that waited in `input` while a pub/sub command was answered.
+    /// Handles the requests that waited in `input` while a pub/sub or blocking command was answered.
     func resumeRequests() {
         guard !closed, !input.isEmpty else { return }
         let consumed = process(input.readPointer, count: input.readableCount)
