@@ -85,7 +85,6 @@ What each test checks:
 
 from __future__ import annotations
 
-import re
 import select
 import subprocess
 import threading
@@ -97,7 +96,6 @@ import redis
 from support import (
     Cluster,
     ErrorReply,
-    Push,
     RawConnection,
     encode_command,
     free_cluster_base,
