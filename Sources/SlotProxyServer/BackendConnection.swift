@@ -273,7 +273,7 @@ final class BackendConnection {
             if inFlight.first?.client == nil && !inFlight.isEmpty {
                 _ = inFlight.popFirst()  // the handshake's own reply
             } else {
-                owner?.deliverPush(reply)
+                owner?.deliverPush(reply, from: self)
             }
             return
         }

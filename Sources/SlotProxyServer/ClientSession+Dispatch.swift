@@ -49,7 +49,7 @@ extension ClientSession {
         }
         if subscribed && spec.name == "ping", let link = pubsubLink ?? shardLinks.first {
             // In subscribed mode the node answers PING in its pub/sub form, in line with messages.
-            if link.enqueue(frame, client: self, sequence: 0) { return }
+            if sendToPubSub(link, frame) { return }
         }
         switch spec.policy.route {
         case .byKey:

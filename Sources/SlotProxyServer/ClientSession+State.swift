@@ -77,7 +77,8 @@ extension ClientSession {
             return refuse(message)
         case .local where spec.name != "ping" && spec.name != "echo":
             return refuse("ERR slotproxy: '\(spec.name)' cannot be used inside MULTI")
-        case .dedicated where Self.stateHandlers[spec.name] != nil:
+        case .dedicated where Self.stateHandlers[spec.name] != nil && spec.name != "unwatch":
+            // UNWATCH is queued like any command, as Redis does (EXEC unwatches anyway).
             return refuse("ERR Command not allowed inside a transaction")
         case .allPrimaries:
             return refuse("ERR slotproxy: '\(spec.name)' runs on every primary and cannot be part of a transaction")
@@ -211,6 +212,9 @@ extension ClientSession {
             return
         }
         blockingLinks.append(link)
+        // Requests behind it wait, unparsed, until it is answered: on a node they would run
+        // after it too (BLPOP k 1 then RPUSH k v: the BLPOP times out, it does not pop v).
+        awaitingBlocked = true
     }
 
     /// A connection of this client's has answered everything it was sent.
@@ -218,7 +222,14 @@ extension ClientSession {
         if let i = blockingLinks.firstIndex(where: { $0 === link }) {
             blockingLinks.remove(at: i)
             worker.checkinBlockingConnection(link)
+            blockedCommandAnswered()
         }
+    }
+
+    private func blockedCommandAnswered() {
+        guard awaitingBlocked && blockingLinks.isEmpty else { return }
+        awaitingBlocked = false
+        if !awaitingPubSub { resumeRequests() }
     }
 
     /// A connection of this client's failed (its requests were already answered with errors).
@@ -226,6 +237,7 @@ extension ClientSession {
         if let i = blockingLinks.firstIndex(where: { $0 === link }) {
             blockingLinks.remove(at: i)
             worker.releaseBlockingSlot()
+            blockedCommandAnswered()
         }
         if watchLink === link {
             watchLink = nil
@@ -236,7 +248,15 @@ extension ClientSession {
             }
         }
         if pubsubLink === link { pubsubLink = nil; subscriptionsChanged() }
-        shardLinks.removeAll { $0 === link }
+        if shardLinks.contains(where: { $0 === link }) {
+            shardLinks.removeAll { $0 === link }
+            subscriptionCounts[Self.shardFamily(link)] = nil
+            subscriptionsChanged()
+        }
+        if link.kind == .pubsub {
+            forgetMarkers(of: link)
+            resumeIfNotWaiting()
+        }
     }
 
     /// Closes every connection of this client's own (it disconnected or RESET).
@@ -255,6 +275,9 @@ extension ClientSession {
         shardLinks = []
         subscriptionCounts = [:]
         subscribed = false
+        pubsubMarkers = [:]
+        awaitingPubSub = false
+        awaitingBlocked = false
     }
 
     // MARK: - Pub/Sub
@@ -270,7 +293,7 @@ extension ClientSession {
                                            protocolVersion: protocolVersion, kind: .pubsub, owner: self)
         }
         subscribed = true
-        if !pubsubLink!.enqueue(frame, client: self, sequence: 0) {
+        if !sendToPubSub(pubsubLink!, frame) {
             pubsubLink = nil
             subscriptionsChanged()
             respondError("ERR slotproxy: cannot connect to a node to subscribe")
@@ -278,15 +301,20 @@ extension ClientSession {
     }
 
     private func unsubscribe(_ spec: CommandSpec, _ args: RequestArguments, _ frame: UnsafeRawBufferPointer) {
-        if let link = pubsubLink, link.enqueue(frame, client: self, sequence: 0) { return }
+        if let link = pubsubLink, sendToPubSub(link, frame) { return }
         // Not subscribed: answer as Redis does, one reply per channel (or one with no channel).
         let kind = Array(spec.name.utf8)
         let channels: [[UInt8]?] = args.count > 1 ? (1..<args.count).map { Array(args[$0]) } : [nil]
         for channel in channels {
-            respond(RESPReply.arrayHeader(3) + RESPReply.bulk(kind)
+            respond(confirmationHeader + RESPReply.bulk(kind)
                     + (channel.map { RESPReply.bulk($0) } ?? RESPReply.null(protocolVersion: protocolVersion))
                     + RESPReply.integer(0))
         }
+    }
+
+    /// A (un)subscribe confirmation is an array in RESP2 and a push (`>`) in RESP3, as Redis sends it.
+    private var confirmationHeader: [UInt8] {
+        protocolVersion >= 3 ? Array(">3\r\n".utf8) : RESPReply.arrayHeader(3)
     }
 
     /// SSUBSCRIBE / SUNSUBSCRIBE: channels of one call in one slot, on that slot's primary.
@@ -302,12 +330,14 @@ extension ClientSession {
             return
         }
         if slot == SlotMap.unassigned {
-            // SUNSUBSCRIBE with no channel: every shard connection.
-            if shardLinks.isEmpty {
-                respond(RESPReply.arrayHeader(3) + RESPReply.bulk(Array(spec.name.utf8))
+            // SUNSUBSCRIBE with no channel: every shard connection that may hold a channel (one
+            // known to hold none would answer an extra "no channel" confirmation).
+            let holding = shardLinks.filter { (subscriptionCounts[Self.shardFamily($0)] ?? 1) > 0 }
+            if holding.isEmpty {
+                respond(confirmationHeader + RESPReply.bulk(Array(spec.name.utf8))
                         + RESPReply.null(protocolVersion: protocolVersion) + RESPReply.integer(0))
             }
-            for link in shardLinks { _ = link.enqueue(frame, client: self, sequence: 0) }
+            for link in holding { _ = sendToPubSub(link, frame) }
             return
         }
         guard let node = worker.slotMap.primaryIndex(for: HashSlot(rawValue: slot)) else {
@@ -324,7 +354,7 @@ extension ClientSession {
             shardLinks.append(link)
         }
         subscribed = true
-        if !link.enqueue(frame, client: self, sequence: 0) {
+        if !sendToPubSub(link, frame) {
             shardLinks.removeAll { $0 === link }
             subscriptionsChanged()
             respondError("ERR slotproxy: cannot connect to \(address) to subscribe")
@@ -332,29 +362,103 @@ extension ClientSession {
     }
 
     /// Something a pub/sub connection sent: a (un)subscribe confirmation or a message.
-    func deliverPush(_ reply: UnsafeRawBufferPointer) {
+    func deliverPush(_ reply: UnsafeRawBufferPointer, from link: BackendConnection) {
         guard !closed else { return }
-        trackSubscriptions(reply)
-        respond(Array(reply))
+        if Self.isSyncMarkerReply(reply) {
+            syncMarkerArrived(from: link)
+            return
+        }
+        respond(trackSubscriptions(reply, from: link) ?? Array(reply))
+    }
+
+    // MARK: - Waiting for pub/sub replies
+
+    // A pub/sub command's replies are not matched to it: SUBSCRIBE a b answers twice,
+    // UNSUBSCRIBE as many times as there were channels, and they arrive in between messages.
+    // So each client frame sent on a pub/sub connection is followed by a marker PING, and the
+    // client's next requests wait (unparsed, in its input buffer) until the marker's reply is
+    // back: by then every reply of the command was queued, in order, and the subscription
+    // state (subscribed mode, counts) is the one the next request must see, as on one server.
+
+    static let syncMarkerToken = "slotproxy:pubsub-sync"
+    static let syncMarker = RESPValueEncoder.command(["PING", syncMarkerToken])
+    /// The marker's reply in subscribed mode (RESP2): `*2 pong <token>`; otherwise `$<token>`.
+    static let syncMarkerReplies: [[UInt8]] = [
+        RESPReply.arrayHeader(2) + RESPReply.bulk("pong") + RESPReply.bulk(syncMarkerToken),
+        RESPReply.bulk(syncMarkerToken),
+    ]
+
+    /// Sends a client's frame on one of its pub/sub connections, then the marker; false (nothing
+    /// sent) when the node cannot be reached.
+    func sendToPubSub(_ link: BackendConnection, _ frame: UnsafeRawBufferPointer) -> Bool {
+        guard link.enqueue(frame, client: self, sequence: 0) else { return false }
+        _ = Self.syncMarker.withUnsafeBytes { link.enqueue($0, client: self, sequence: 0) }
+        pubsubMarkers[ObjectIdentifier(link), default: 0] += 1
+        awaitingPubSub = true
+        return true
+    }
+
+    static func isSyncMarkerReply(_ reply: UnsafeRawBufferPointer) -> Bool {
+        reply.count <= 48 && syncMarkerReplies.contains { $0.elementsEqual(reply) }
+    }
+
+    private func syncMarkerArrived(from link: BackendConnection) {
+        let id = ObjectIdentifier(link)
+        if let n = pubsubMarkers[id] { pubsubMarkers[id] = n > 1 ? n - 1 : nil }
+        subscriptionsChanged()
+        resumeIfNotWaiting()
+    }
+
+    /// Forgets the markers of a pub/sub connection that is gone.
+    private func forgetMarkers(of link: BackendConnection) {
+        pubsubMarkers[ObjectIdentifier(link)] = nil
+    }
+
+    private func resumeIfNotWaiting() {
+        guard awaitingPubSub && pubsubMarkers.isEmpty else { return }
+        awaitingPubSub = false
+        if !awaitingBlocked { resumeRequests() }
     }
 
     /// Follows the subscription count in (un)subscribe confirmations, to leave subscribed
-    /// mode when it reaches 0, as Redis does.
-    private func trackSubscriptions(_ reply: UnsafeRawBufferPointer) {
+    /// mode when it reaches 0, as Redis does. Each primary counts only the shard channels it
+    /// holds, but the client subscribed to all of them as if on one server: a shard
+    /// confirmation is given the client's total, returned as the bytes to send instead.
+    private func trackSubscriptions(_ reply: UnsafeRawBufferPointer, from link: BackendConnection) -> [UInt8]? {
         guard reply.count > 16, reply[0] == UInt8(ascii: "*") || reply[0] == UInt8(ascii: ">"),
               let value = try? RESPValueDecoder.decode(Array(reply))?.value, let items = value.elements, items.count == 3,
-              let kind = items[0].string?.lowercased(), kind.hasSuffix("subscribe"), let n = items[2].int else { return }
-        let family = kind == "ssubscribe" || kind == "sunsubscribe" ? "shard" : "plain"
-        subscriptionCounts[family] = n
+              let kind = items[0].string?.lowercased(), kind.hasSuffix("subscribe"), let n = items[2].int else { return nil }
+        guard kind == "ssubscribe" || kind == "sunsubscribe" else {
+            subscriptionCounts[Self.plainFamily] = n
+            subscriptionsChanged()
+            return nil
+        }
+        subscriptionCounts[Self.shardFamily(link)] = n
+        let total = subscriptionCounts.reduce(0) { $0 + ($1.key == Self.plainFamily ? 0 : $1.value) }
         subscriptionsChanged()
+        return total == n ? nil : Self.replacingCount(reply, with: total)
+    }
+
+    static let plainFamily = "plain"
+
+    /// The key of one shard connection's count in `subscriptionCounts`.
+    static func shardFamily(_ link: BackendConnection) -> String { "shard \(link.address)" }
+
+    /// A confirmation with its last element, the count (`:<n>\r\n`), replaced.
+    static func replacingCount(_ reply: UnsafeRawBufferPointer, with count: Int) -> [UInt8] {
+        var i = reply.count - 3
+        while i > 0 && reply[i] != UInt8(ascii: ":") { i -= 1 }
+        return Array(reply[0..<i]) + RESPReply.integer(count)
     }
 
     private func subscriptionsChanged() {
         let total = subscriptionCounts.values.reduce(0, +)
         if total == 0 {
             subscribed = false
-            if pubsubLink != nil && (subscriptionCounts["plain"] ?? 0) == 0 {
-                // Keep nothing open for a client that no longer listens.
+            if let link = pubsubLink, (subscriptionCounts[Self.plainFamily] ?? 0) == 0,
+               pubsubMarkers[ObjectIdentifier(link)] == nil {
+                // Keep nothing open for a client that no longer listens (but not while a
+                // command's replies are still coming: UNSUBSCRIBE a b answers twice).
                 pubsubLink?.close()
                 pubsubLink = nil
             }

@@ -50,10 +50,18 @@ final class ClientSession {
     /// SUBSCRIBE / PSUBSCRIBE connection, and SSUBSCRIBE connections (one per primary).
     var pubsubLink: BackendConnection?
     var shardLinks: [BackendConnection] = []
-    /// Subscriptions per family ("plain", "shard"), from the nodes' confirmations.
+    /// Subscriptions per family ("plain", and "shard <node>" for each shard connection), from
+    /// the nodes' confirmations.
     var subscriptionCounts: [String: Int] = [:]
     /// In subscribed mode (RESP2 allows only the subscription commands, PING, QUIT, RESET).
     var subscribed = false
+    /// Marker PINGs sent behind pub/sub commands, per pub/sub connection, not yet answered.
+    var pubsubMarkers: [ObjectIdentifier: Int] = [:]
+    /// True while requests wait for a pub/sub command's replies (ClientSession+State).
+    var awaitingPubSub = false
+    /// True while requests wait for a blocking command's reply, as Redis runs nothing else
+    /// for a blocked client (ClientSession+State).
+    var awaitingBlocked = false
 
     enum ReplyMode { case on, off, skipNext }
     /// CLIENT REPLY: whether replies are written to this client.
@@ -122,7 +130,7 @@ final class ClientSession {
     /// Handles every complete request in `count` bytes at `base`; returns the bytes used.
     private func process(_ base: UnsafeMutablePointer<UInt8>, count: Int) -> Int {
         var offset = 0
-        while offset < count && !closed && !closeAfterReplies {
+        while offset < count && !closed && !closeAfterReplies && !awaitingPubSub && !awaitingBlocked {
             switch parser.parse(base + offset, count: count - offset) {
             case .frame(let length, let inline):
                 if inline {
@@ -145,6 +153,15 @@ final class ClientSession {
             }
         }
         return offset
+    }
+
+    /// Handles the requests that waited in `input` while a pub/sub or blocking command was answered.
+    func resumeRequests() {
+        guard !closed, !input.isEmpty else { return }
+        let consumed = process(input.readPointer, count: input.readableCount)
+        guard !closed else { return }
+        input.consume(consumed)
+        if input.isEmpty { input.releaseIfEmpty() }
     }
 
     /// Redis closes a connection after a protocol error (once its reply is out) and so do we.
