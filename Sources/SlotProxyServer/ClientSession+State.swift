@@ -251,6 +251,7 @@ extension ClientSession {
         if shardLinks.contains(where: { $0 === link }) {
             shardLinks.removeAll { $0 === link }
             subscriptionCounts[Self.shardFamily(link)] = nil
+            shardConnectionLost(link)
             subscriptionsChanged()
         }
         if link.kind == .pubsub {
@@ -274,6 +275,9 @@ extension ClientSession {
         for link in shardLinks { link.close() }
         shardLinks = []
         subscriptionCounts = [:]
+        shardChannels = [:]
+        pendingResubscribe = [:]
+        ownResubscriptions = [:]
         subscribed = false
         pubsubMarkers = [:]
         awaitingPubSub = false
@@ -329,6 +333,9 @@ extension ClientSession {
             respondError(Self.crossSlotError)
             return
         }
+        let owner = slot == SlotMap.unassigned ? nil
+            : worker.slotMap.primaryIndex(for: HashSlot(rawValue: slot)).map { worker.slotMap.primaries[Int($0)] }
+        noteShardSubscription(spec, args, slot: slot, node: owner)
         if slot == SlotMap.unassigned {
             // SUNSUBSCRIBE with no channel: every shard connection that may hold a channel (one
             // known to hold none would answer an extra "no channel" confirmation).
@@ -368,7 +375,9 @@ extension ClientSession {
             syncMarkerArrived(from: link)
             return
         }
-        respond(trackSubscriptions(reply, from: link) ?? Array(reply))
+        let tracked = trackSubscriptions(reply, from: link)
+        if tracked?.isEmpty == true { return }  // absorbed: the client must not see it
+        respond(tracked ?? Array(reply))
     }
 
     // MARK: - Waiting for pub/sub replies
@@ -434,6 +443,10 @@ extension ClientSession {
             return nil
         }
         subscriptionCounts[Self.shardFamily(link)] = n
+        if absorbShardConfirmation(kind: kind, channel: items[1].string.map { Array($0.utf8) }, from: link) {
+            subscriptionsChanged()
+            return []
+        }
         let total = subscriptionCounts.reduce(0) { $0 + ($1.key == Self.plainFamily ? 0 : $1.value) }
         subscriptionsChanged()
         return total == n ? nil : Self.replacingCount(reply, with: total)
@@ -452,7 +465,8 @@ extension ClientSession {
     }
 
     private func subscriptionsChanged() {
-        let total = subscriptionCounts.values.reduce(0, +)
+        // Channels waiting to be subscribed again still count: the client is subscribed to them.
+        let total = subscriptionCounts.values.reduce(0, +) + pendingResubscribe.count
         if total == 0 {
             subscribed = false
             if let link = pubsubLink, (subscriptionCounts[Self.plainFamily] ?? 0) == 0,

@@ -50,6 +50,11 @@ final class ClientSession {
     /// SUBSCRIBE / PSUBSCRIBE connection, and SSUBSCRIBE connections (one per primary).
     var pubsubLink: BackendConnection?
     var shardLinks: [BackendConnection] = []
+    /// Shard channels the client asked for, and those to subscribe again (+Resubscribe).
+    var shardChannels: [[UInt8]: ShardChannel] = [:]
+    var pendingResubscribe: [[UInt8]: ShardChannelLoss] = [:]
+    /// Confirmations of the proxy's own SSUBSCRIBEs still to swallow, per connection.
+    var ownResubscriptions: [ObjectIdentifier: Int] = [:]
     /// Subscriptions per family ("plain", and "shard <node>" for each shard connection), from
     /// the nodes' confirmations.
     var subscriptionCounts: [String: Int] = [:]

@@ -55,6 +55,8 @@ final class Worker {
     private(set) var tick = 0
     private var anyPrimaryCursor = 0
     private var replicaCursor = 0
+    /// Clients with shard channels to subscribe again (ClientSession+Resubscribe).
+    private var resubscribing: [ObjectIdentifier: ClientSession] = [:]
     /// Connections kept for the next blocking commands, by node.
     private var idleBlocking: [NodeAddress: [BackendConnection]] = [:]
     /// The loop's clock (monotonic seconds), read once per iteration.
@@ -182,6 +184,9 @@ final class Worker {
         now = MonotonicClock.coarseSeconds()
         adoptNewestView()
         releaseHeld()
+        if !resubscribing.isEmpty {
+            for (id, client) in resubscribing where client.retryResubscribe() { resubscribing[id] = nil }
+        }
         backends.checkTimeouts(now: now, timeout: Double(context.config.backendTimeoutMs) / 1000,
                                connectTimeout: Double(context.config.connectTimeoutMs) / 1000)
         maintenanceTicks += 1
@@ -430,6 +435,10 @@ final class Worker {
     }
 
     static let idleBlockingPerNode = 16
+
+    func needsResubscribe(_ client: ClientSession) {
+        resubscribing[ObjectIdentifier(client)] = client
+    }
 }
 
 /// A request waiting for its primary (see Worker.hold).
