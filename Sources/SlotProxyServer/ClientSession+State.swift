@@ -247,7 +247,15 @@ extension ClientSession {
                 transaction?.failed = true
             }
         }
-        if pubsubLink === link { pubsubLink = nil; subscriptionsChanged() }
+        if pubsubLink === link {
+            // The node held this client's SUBSCRIBE/PSUBSCRIBE state, now gone: close the client
+            // once its owed replies are out, so its library reconnects and subscribes again
+            // (as after losing a Redis server), rather than waiting for messages that never come.
+            pubsubLink = nil
+            worker.logger.notice("closing a subscribed client: its pub/sub connection was lost",
+                                 metadata: ["id": "\(id)", "node": "\(link.address)"])
+            stopReading()
+        }
         if shardLinks.contains(where: { $0 === link }) {
             shardLinks.removeAll { $0 === link }
             subscriptionCounts[Self.shardFamily(link)] = nil

@@ -170,7 +170,7 @@ final class ClientSession {
     }
 
     /// Redis closes a connection after a protocol error (once its reply is out) and so do we.
-    private func stopReading() {
+    func stopReading() {
         closeAfterReplies = true
         if let e = readEvent { event_del(e) }
         markDirty()
