@@ -30,8 +30,16 @@ struct SocketAddress: Sendable {
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var result: UnsafeMutablePointer<addrinfo>?
         let h = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
-        guard getaddrinfo(h, String(port), &hints, &result) == 0, let info = result else { return nil }
+        guard getaddrinfo(h, String(port), &hints, &result) == 0, let first = result else { return nil }
         defer { freeaddrinfo(result) }
+        // A name with both kinds of address (localhost: ::1 and 127.0.0.1) gets its IPv4 one:
+        // Redis nodes commonly bind IPv4 only, and an IPv6-only node announces an IPv6 name.
+        var info = first
+        var candidate: UnsafeMutablePointer<addrinfo>? = first
+        while let c = candidate {
+            if c.pointee.ai_family == AF_INET { info = c; break }
+            candidate = c.pointee.ai_next
+        }
         var address = SocketAddress()
         withUnsafeMutableBytes(of: &address.storage) { dst in
             dst.copyMemory(from: UnsafeRawBufferPointer(start: info.pointee.ai_addr, count: Int(info.pointee.ai_addrlen)))
