@@ -4,22 +4,22 @@
 //   seeds + known nodes ──CLUSTER SHARDS (or CLUSTER SLOTS)──▶ ClusterTopology ──▶ SlotMap
 //        └─ COMMAND (once) ──▶ CommandTable           └──▶ ClusterView ──publish──▶ workers
 //
-// A refresh runs periodically (`topology-refresh-ms`), quickly while the slot map is
-// incomplete, and on request (MOVED, a backend connection lost), never more often than
-// `minimumRefreshInterval` however many requests arrive in a burst.
+// When to refresh is RefreshSchedule's decision (core, fake-clock tested): periodically
+// (`topology-refresh-ms`), every 250 ms while the slot map is incomplete, and on request (MOVED,
+// a lost connection, held requests), never within 100 ms of the previous refresh however many
+// requests arrive in a burst.
 
 import Foundation
 import Logging
 import SlotProxyCore
 
 final class TopologyManager: @unchecked Sendable {
-    static let minimumRefreshInterval = 0.1
-    static let incompleteRetryInterval = 0.25
 
     private let context: ProxyContext
     private var logger: Logger { context.logger }
     private let condition = NSCondition()
-    private var refreshRequested = false
+    /// When to refresh next (guarded by `condition`).
+    private var schedule: RefreshSchedule
     private var running = true
     private var thread: Thread?
 
@@ -27,7 +27,6 @@ final class TopologyManager: @unchecked Sendable {
     private var lastTopology: ClusterTopology?
     private var commandsFromCluster = false
     private var redisVersion: String?
-    private var lastRefreshAt = 0.0
 
     let refreshes = Counter()
     /// Primaries seen demoted to replicas (automatic or manual failovers).
@@ -37,13 +36,14 @@ final class TopologyManager: @unchecked Sendable {
 
     init(context: ProxyContext) {
         self.context = context
+        self.schedule = RefreshSchedule(period: Double(context.config.topologyRefreshMs) / 1000)
     }
 
     /// Asks for a refresh soon (any thread, cheap).
     func requestRefresh() {
         condition.lock()
-        if !refreshRequested {
-            refreshRequested = true
+        if !schedule.requested {
+            schedule.request()
             condition.signal()
         }
         condition.unlock()
@@ -66,20 +66,17 @@ final class TopologyManager: @unchecked Sendable {
     private func loop() {
         while true {
             let complete = context.store.current().slotMap.isComplete
-            let interval = complete ? Double(context.config.topologyRefreshMs) / 1000 : Self.incompleteRetryInterval
             condition.lock()
-            let deadline = Date(timeIntervalSinceNow: interval)
-            while running && !refreshRequested {
-                if !condition.wait(until: deadline) { break }
+            while running {
+                let due = schedule.nextRefresh(slotMapComplete: complete)
+                let now = MonotonicClock.seconds()
+                if now >= due { break }
+                // Woken early by requestRefresh(): recompute, the request may still have to wait.
+                _ = condition.wait(until: Date(timeIntervalSinceNow: min(due - now, 3600)))
             }
             let stop = !running
-            refreshRequested = false
             condition.unlock()
             if stop { return }
-            let sinceLast = MonotonicClock.seconds() - lastRefreshAt
-            if sinceLast < Self.minimumRefreshInterval {
-                Thread.sleep(forTimeInterval: Self.minimumRefreshInterval - sinceLast)
-            }
             refresh()
         }
     }
@@ -88,7 +85,9 @@ final class TopologyManager: @unchecked Sendable {
     /// view when anything changed. Returns true when the slot map covers every slot.
     @discardableResult
     func refresh() -> Bool {
-        lastRefreshAt = MonotonicClock.seconds()
+        condition.lock()
+        schedule.didRefresh(at: MonotonicClock.seconds())
+        condition.unlock()
         refreshes.add(1)
         var best: ClusterTopology?
         for address in candidates() {
