@@ -33,22 +33,37 @@ Latencies are printed (`-s` shows them), never asserted.
                                   texts are exact): every error (if any) starts with "ERR slotproxy:"
                                   and says the outcome is unknown; each counter on its owner equals
                                   the successful INCRs plus at most the INCRs that got such errors.
+  test_ssubscribe_survives_primary_failover   a raw RESP2 client SSUBSCRIBEd through the proxy;
+                                  the primary owning the channel's slot is kill -9'd and its replica
+                                  promoted: SPUBLISH through the proxy reaches the subscriber again
+                                  (the proxy subscribes it again on the new owner), which never sees
+                                  an unsolicited sunsubscribe or an error; SUNSUBSCRIBE then answers
+                                  count 0 and leaves subscribed mode (PING answers +PONG).
+  test_subscribe_connection_lost_closes_client   a raw RESP2 client SUBSCRIBEd through the proxy;
+                                  the node holding the proxy's pub/sub connection (CLIENT LIST
+                                  flags=P on each primary) is kill -9'd: the proxy closes the client's
+                                  connection. Then a redis-py PubSub (which subscribes again when it
+                                  reconnects) keeps receiving messages published through the proxy
+                                  after its pub/sub node is kill -9'd too.
 """
 
 from __future__ import annotations
 
 import re
+import select
 import socket
 import subprocess
 import time
 
 import pytest
+import redis
 
 from support import (
     ClientLoad,
     ConnectionClosed,
     ErrorReply,
     RawConnection,
+    encode_command,
     free_cluster_base,
     key_in_slot,
     node_command,
@@ -341,3 +356,192 @@ def test_incr_outcome_unknown(own_cluster, own_proxy, run_id):
     assert all(after.values()), f"clients stalled after the promotion: {after}\n{text}"
     wrong = load.final_check(cluster)
     assert not wrong, f"{len(wrong)} counters out of range, e.g. {wrong[:5]}\n{text}"
+
+
+# MARK: - Subscriptions
+
+
+def frames_within(conn: RawConnection, seconds: float) -> list:
+    """Every complete reply that arrives on conn within `seconds` of quiet (each new frame
+    restarts the wait)."""
+    frames = []
+    while True:
+        if len(conn.buf) == conn.pos:
+            readable, _, _ = select.select([conn.sock], [], [], seconds)
+            if not readable:
+                return frames
+        frames.append(conn.read_reply())
+
+
+def closed_within(conn: RawConnection, seconds: float) -> tuple[bool, bytes]:
+    """(closed by the peer within `seconds`, the bytes that arrived before)."""
+    data = bytes(conn.buf[conn.pos:])
+    deadline = time.monotonic() + seconds
+    try:
+        while (left := deadline - time.monotonic()) > 0:
+            conn.sock.settimeout(left)
+            chunk = conn.sock.recv(65536)
+            if not chunk:
+                return True, data
+            data += chunk
+    except socket.timeout:
+        pass
+    except ConnectionResetError:
+        return True, data
+    return False, data
+
+
+def pubsub_holders(ports) -> dict[int, int]:
+    """Port -> how many of its clients are in pub/sub mode (CLIENT LIST flags with P), for the
+    nodes that answer. Only the proxy connects to a test's own cluster, so they are its."""
+    out = {}
+    for port in ports:
+        text = node_command(port, "CLIENT", "LIST")
+        if not isinstance(text, bytes) or isinstance(text, ErrorReply):
+            continue
+        out[port] = 0
+        for line in text.decode().splitlines():
+            fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+            if "P" in fields.get("flags", "") and int(fields.get("sub", "0")) > 0:
+                out[port] += 1
+    return out
+
+
+def the_pubsub_node(cluster) -> int:
+    """The one primary holding a pub/sub connection of the proxy (waited for: the proxy connects
+    while it answers the SUBSCRIBE, CLIENT LIST may lag a moment)."""
+    def single():
+        holding = [port for port, n in pubsub_holders(cluster.primaries()).items() if n > 0]
+        return holding[0] if len(holding) == 1 else None
+    return wait_for(single, 10, "exactly one primary holds the proxy's pub/sub connection")
+
+
+@pytest.mark.timeout(180)
+def test_ssubscribe_survives_primary_failover(own_cluster, own_proxy, run_id):
+    cluster = own_cluster
+    proxy = own_proxy(cluster.seeds)
+    victim = cluster.primaries()[0]
+    replica = cluster.replica_of(victim)
+    slots = cluster.slots_of(victim)
+    channel = key_in_slot(slots[len(slots) // 2], f":sfail:{run_id}")
+    ch = channel.encode()
+    with RawConnection(proxy.port, timeout=5) as sub, RawConnection(proxy.port, timeout=40) as pub:
+        assert sub.command("SSUBSCRIBE", channel) == [b"ssubscribe", ch, 1]
+        assert pub.command("SPUBLISH", channel, "before") == 1
+        assert sub.read_reply() == [b"smessage", ch, b"before"]
+
+        cluster.kill_node(victim)
+        killed = time.monotonic()
+        seen = []  # every frame the subscriber gets from now on
+        deadline = killed + PROMOTION_TIMEOUT
+        while node_role(replica) != "master":
+            assert time.monotonic() < deadline, f"replica {replica} not promoted within {PROMOTION_TIMEOUT}s"
+            seen += frames_within(sub, 0.2)
+        promoted = time.monotonic()
+
+        # The proxy subscribes again on its 100 ms tick once it knows the new owner: until then a
+        # SPUBLISH reaches nobody (0), or is held / refused while the slot has no owner.
+        received, published, n = None, [], 0
+        deadline = promoted + 15
+        while received is None and time.monotonic() < deadline:
+            n += 1
+            reply, seconds = command_within(pub, "SPUBLISH", channel, f"after-{n}")
+            published.append((reply, round(seconds, 2)))
+            for frame in frames_within(sub, 0.3):
+                seen.append(frame)
+                if frame == [b"smessage", ch, f"after-{n}".encode()]:
+                    received = time.monotonic()
+        seen += frames_within(sub, 1.0)  # late duplicates or anything else
+        print(f"\nkill -> promoted {promoted - killed:.2f}s; "
+              + (f"first message {received - promoted:.2f}s after the promotion" if received else "no message")
+              + f"; SPUBLISH replies {published}")
+        assert received is not None, \
+            f"no message within 15 s of the promotion; SPUBLISH replies {published}; the subscriber saw {seen!r}\n" \
+            f"{proxy.log_tail(20)}"
+        unexpected = [f for f in seen if not (isinstance(f, list) and f[:2] == [b"smessage", ch])]
+        assert not unexpected, f"the subscriber got frames it never asked for: {unexpected!r}"
+
+        # The subscription is the client's own again: SUNSUBSCRIBE answers as one server would.
+        sub.send(encode_command("SUNSUBSCRIBE", channel))
+        reply = sub.read_reply()
+        while isinstance(reply, list) and reply[:2] == [b"smessage", ch]:
+            reply = sub.read_reply()
+        assert reply == [b"sunsubscribe", ch, 0], f"SUNSUBSCRIBE after the failover: {reply!r}"
+        assert frames_within(sub, 0.5) == []
+        assert sub.command("PING") == b"PONG", "the client is still in subscribed mode"
+    cluster.slot_owners(refresh=True)
+    left = node_command(cluster.owner_of_key(channel), "PUBSUB", "SHARDNUMSUB", channel)
+    assert left == [ch, 0], f"PUBSUB SHARDNUMSUB on the new owner after SUNSUBSCRIBE: {left!r}"
+
+
+@pytest.mark.timeout(300)
+def test_subscribe_connection_lost_closes_client(own_cluster, own_proxy, run_id):
+    cluster = own_cluster
+    proxy = own_proxy(cluster.seeds)
+    channel = f"plain:{run_id}"
+
+    # A raw client: the node holding its subscription dies, the proxy closes the client.
+    with RawConnection(proxy.port, timeout=5) as sub:
+        assert sub.command("SUBSCRIBE", channel) == [b"subscribe", channel.encode(), 1]
+        holder = the_pubsub_node(cluster)
+        replica = cluster.replica_of(holder)
+        cluster.kill_node(holder)
+        killed = time.monotonic()
+        closed, data = closed_within(sub, 10)
+        print(f"\nraw client: {'closed' if closed else 'NOT closed'} {time.monotonic() - killed:.2f}s "
+              f"after kill -9 of {holder}; bytes before: {data!r}")
+        assert closed, f"the proxy did not close the subscribed client within 10 s (got {data!r})\n" \
+                       f"{proxy.log_tail(20)}"
+
+    # Heal the cluster (the old primary back as a replica) so the next kill leaves a replica to promote.
+    wait_for(lambda: node_role(replica) == "master", PROMOTION_TIMEOUT, f"replica {replica} promoted")
+    cluster.restart_node(holder)
+    wait_for(lambda: replica_linked(holder), REJOIN_TIMEOUT, f"node {holder} rejoined as a replica")
+    wait_for(cluster.is_ready, REJOIN_TIMEOUT, "the cluster is ready again", interval=0.5)
+    cluster.slot_owners(refresh=True)
+
+    # redis-py's PubSub: it reconnects and subscribes again by itself.
+    client = redis.Redis(host="127.0.0.1", port=proxy.port, protocol=2, socket_timeout=10)
+    publisher = redis.Redis(host="127.0.0.1", port=proxy.port, protocol=2, socket_timeout=10)
+    pubsub = client.pubsub()
+    try:
+        pubsub.subscribe(channel)
+        first = wait_for(lambda: pubsub.get_message(timeout=0.5), 10, "the subscribe confirmation")
+        assert first["type"] == "subscribe", first
+        publisher.publish(channel, "before")  # counts only the receivers on the node it went to
+        message = wait_for(lambda: pubsub.get_message(timeout=0.5), 10, "the message before the kill")
+        assert message["data"] == b"before", message
+
+        holder = the_pubsub_node(cluster)
+        cluster.kill_node(holder)
+        killed = time.monotonic()
+        events, received, n = [], None, 0
+        deadline = killed + 45
+        while received is None and time.monotonic() < deadline:
+            n += 1
+            try:
+                publisher.publish(channel, f"after-{n}")
+            except redis.RedisError as e:
+                events.append(f"publish: {type(e).__name__}: {e}")
+            until = time.monotonic() + 0.5
+            while received is None and time.monotonic() < until:
+                try:
+                    message = pubsub.get_message(timeout=0.2)
+                except redis.RedisError as e:
+                    events.append(f"get_message: {type(e).__name__}: {e}")
+                    continue
+                if message is None:
+                    continue
+                if message["type"] == "message" and message["data"].startswith(b"after-"):
+                    received = time.monotonic()
+                else:
+                    events.append(f"{message['type']} {message['data']!r}")
+        print(f"redis-py PubSub after kill -9 of {holder}: "
+              + (f"message after {received - killed:.2f}s" if received else "no message within 45 s")
+              + f"; other events: {events}")
+        assert received is not None, f"redis-py's PubSub got no message after the node loss: {events}\n" \
+                                     f"{proxy.log_tail(20)}"
+    finally:
+        pubsub.close()
+        client.close()
+        publisher.close()
