@@ -66,11 +66,19 @@ final class TopologyManager: @unchecked Sendable {
     private func loop() {
         while true {
             let complete = context.store.current().slotMap.isComplete
-            let interval = complete ? Double(context.config.topologyRefreshMs) / 1000 : Self.incompleteRetryInterval
+            let periodMs = context.config.topologyRefreshMs
+            // topology-refresh-ms 0: no periodic refresh, only requested ones (MOVED, a lost
+            // connection, held requests), once the slot map is complete.
+            let interval: Double? = !complete ? Self.incompleteRetryInterval
+                : periodMs > 0 ? Double(periodMs) / 1000 : nil
             condition.lock()
-            let deadline = Date(timeIntervalSinceNow: interval)
+            let deadline = interval.map { Date(timeIntervalSinceNow: $0) }
             while running && !refreshRequested {
-                if !condition.wait(until: deadline) { break }
+                if let deadline {
+                    if !condition.wait(until: deadline) { break }
+                } else {
+                    condition.wait()
+                }
             }
             let stop = !running
             refreshRequested = false
