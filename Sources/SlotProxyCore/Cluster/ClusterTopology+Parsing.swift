@@ -109,7 +109,9 @@ extension ClusterTopology {
         let health: ClusterNode.Health
         switch field(fields, "health")?.string {
         case "online": health = .online
-        case "failed": health = .failed
+        // Redis sends "fail" for a node flagged FAIL (7.0.15 does; its documentation says
+        // "failed"): both mean failed.
+        case "fail", "failed": health = .failed
         case "loading": health = .loading
         default: health = .unknown
         }

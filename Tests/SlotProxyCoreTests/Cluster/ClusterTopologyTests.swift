@@ -118,6 +118,21 @@ struct ClusterTopologyTests {
         #expect(topology.coversAllSlots)
     }
 
+    @Test("reads health \"fail\", the spelling Redis sends for a failed node, as failed")
+    func shardsFailSpelling() throws {
+        let reply = RESPValue.array([
+            shard([0, 16383], [
+                shardsNode("a1", port: 7000, role: "master", health: "online"),
+                shardsNode("a2", port: 7003, role: "replica", health: "fail"),
+                shardsNode("a3", port: 7004, role: "replica", health: "failed"),
+                shardsNode("a4", port: 7005, role: "replica", health: "online"),
+            ]),
+        ])
+        let topology = try ClusterTopology.fromClusterShards(reply)
+        #expect(topology.shards[0].replicas.map(\.health) == [.failed, .failed, .online])
+        #expect(SlotMap(topology: topology).replicas == [[NodeAddress(host: "10.0.0.1", port: 7005)]])
+    }
+
     @Test("CLUSTER SLOTS merges ranges of one primary and collects its replicas")
     func slotsMerging() throws {
         func node(_ port: Int, _ id: String) -> RESPValue { .array([bulk("10.0.0.1"), .integer(Int64(port)), bulk(id), .array([])]) }
