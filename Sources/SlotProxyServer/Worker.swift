@@ -227,12 +227,13 @@ final class Worker {
 
     // MARK: - Routing helpers
 
-    /// A primary for keyless commands, round robin.
+    /// A primary for keyless commands, round robin over those that own slots (a failed
+    /// primary stays listed as a slotless shard until it returns as a replica).
     func anyPrimaryIndex() -> UInt16? {
-        let n = slotMap.primaries.count
+        let n = activePrimaries.count
         guard n > 0 else { return nil }
         anyPrimaryCursor = (anyPrimaryCursor + 1) % n
-        return UInt16(anyPrimaryCursor)
+        return activePrimaries[anyPrimaryCursor]
     }
 
     /// Where a node is, without blocking: the topology thread's resolution, or a numeric host.
