@@ -344,7 +344,7 @@ final class Worker {
               notBefore: Double) {
         let holdSeconds = failoverHoldSeconds
         guard holdSeconds > 0 else {
-            client.deliverError(entry.sequence, part: entry.part, holdExpiredError(entry.slot))
+            client.deliverError(entry.sequence, part: entry.part, holdExpiredError(entry.slot, readOnly: entry.readOnly))
             return
         }
         stats.heldRequests.add(1)
@@ -357,13 +357,20 @@ final class Worker {
         context.topology?.requestRefresh()
     }
 
-    /// What a client gets when its request waited `failover-hold-ms` for a primary in vain.
-    func holdExpiredError(_ slot: UInt16) -> String {
+    /// What a client gets when its request waited `failover-hold-ms` in vain: for the slot's
+    /// primary, or, for a read with `read-from replica`, for one of its replicas (see `target`).
+    func holdExpiredError(_ slot: UInt16, readOnly: Bool = false) -> String {
         guard slot != SlotMap.unassigned else {
             return "CLUSTERDOWN slotproxy: no primary could be reached within failover-hold-ms"
         }
-        let node = slotMap.primaryIndex(for: HashSlot(rawValue: slot)).map { " (\(slotMap.primaries[Int($0)]))" } ?? ""
-        return "CLUSTERDOWN slotproxy: the primary for slot \(slot)\(node) could not be reached within failover-hold-ms"
+        guard let index = slotMap.primaryIndex(for: HashSlot(rawValue: slot)) else {
+            return "CLUSTERDOWN slotproxy: the primary for slot \(slot) could not be reached within failover-hold-ms"
+        }
+        let primary = slotMap.primaries[Int(index)]
+        if readOnly && readFrom == .replica && !slotMap.replicas[Int(index)].isEmpty {
+            return "CLUSTERDOWN slotproxy: no replica of \(primary) (slot \(slot)) could be reached within failover-hold-ms (read-from replica)"
+        }
+        return "CLUSTERDOWN slotproxy: the primary for slot \(slot) (\(primary)) could not be reached within failover-hold-ms"
     }
 
     /// Sends every held request whose primary is reachable now, in order; answers those past
@@ -379,7 +386,8 @@ final class Worker {
             return true
         }
         for request in expired where !request.client.closed {
-            request.client.deliverError(request.sequence, part: request.part, holdExpiredError(request.slot))
+            request.client.deliverError(request.sequence, part: request.part,
+                                        holdExpiredError(request.slot, readOnly: request.readOnly))
         }
         for request in ready where !request.client.closed {
             request.bytes.withUnsafeBytes {
