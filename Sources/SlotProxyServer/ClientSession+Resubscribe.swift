@@ -81,14 +81,7 @@ extension ClientSession {
             byNode[owner, default: []].append(channel)
         }
         for (owner, channels) in byNode {
-            let link: BackendConnection
-            if let existing = shardLinks.first(where: { $0.address == owner }) {
-                link = existing
-            } else {
-                link = BackendConnection(worker: worker, address: owner, protocolVersion: protocolVersion,
-                                         kind: .pubsub, owner: self)
-                shardLinks.append(link)
-            }
+            let link = shardLink(to: owner)
             let command = RESPValueEncoder.command([Array("SSUBSCRIBE".utf8)] + channels)
             let sent = command.withUnsafeBytes { link.enqueue($0, client: self, sequence: 0) }
             guard sent else {

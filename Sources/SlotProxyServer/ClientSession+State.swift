@@ -360,20 +360,22 @@ extension ClientSession {
             return
         }
         let address = worker.slotMap.primaries[Int(node)]
-        let link: BackendConnection
-        if let existing = shardLinks.first(where: { $0.address == address }) {
-            link = existing
-        } else {
-            link = BackendConnection(worker: worker, address: address, protocolVersion: protocolVersion,
-                                     kind: .pubsub, owner: self)
-            shardLinks.append(link)
-        }
+        let link = shardLink(to: address)
         subscribed = true
         if !sendToPubSub(link, frame) {
             shardLinks.removeAll { $0 === link }
             subscriptionsChanged()
             respondError("ERR slotproxy: cannot connect to \(address) to subscribe")
         }
+    }
+
+    /// The client's shard pub/sub connection to `address`, created on first use.
+    func shardLink(to address: NodeAddress) -> BackendConnection {
+        if let existing = shardLinks.first(where: { $0.address == address }) { return existing }
+        let link = BackendConnection(worker: worker, address: address, protocolVersion: protocolVersion,
+                                     kind: .pubsub, owner: self)
+        shardLinks.append(link)
+        return link
     }
 
     /// Something a pub/sub connection sent: a (un)subscribe confirmation or a message.
