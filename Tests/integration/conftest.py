@@ -76,17 +76,7 @@ def run_dir():
 
 @pytest.fixture(scope="session")
 def cluster(run_dir):
-    # Bus ports (BASE+10000) lie in Linux's ephemeral range, so another process's connection can
-    # take one between the probe and the start: then try another range.
-    for attempt in range(3):
-        base = free_cluster_base()
-        try:
-            c = Cluster.start(base, run_dir / f"cluster-{base}")
-            break
-        except subprocess.CalledProcessError:
-            Cluster(base=base, dir=run_dir / f"cluster-{base}", ports=[]).stop()
-            if attempt == 2:
-                raise
+    c = Cluster.start_retrying(run_dir)
     try:
         c.slot_owners()
         yield c

@@ -365,6 +365,23 @@ class Cluster:
         return ",".join(f"127.0.0.1:{p}" for p in self.ports)
 
     @classmethod
+    def start_retrying(cls, run_dir: Path, node_timeout: int | None = None) -> "Cluster":
+        """Starts a 3+3 cluster on a free base. Bus ports (BASE+10000) lie in Linux's ephemeral
+        range, so another connection can take one between the probe and the start: then another
+        range is tried (3 attempts)."""
+        for attempt in range(3):
+            base = free_cluster_base()
+            try:
+                if node_timeout is None:
+                    return cls.start(base, run_dir / f"cluster-{base}")
+                return cls.start(base, run_dir / f"cluster-{base}", node_timeout=node_timeout)
+            except subprocess.CalledProcessError:
+                cls(base=base, dir=run_dir / f"cluster-{base}", ports=[]).stop()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    @classmethod
     def start(cls, base: int, directory: Path, node_timeout: int = 2000) -> "Cluster":
         subprocess.run(
             [str(REPO / "scripts" / "cluster"), "start", "--port", str(base), "--dir", str(directory),

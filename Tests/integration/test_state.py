@@ -980,16 +980,7 @@ def test_ssubscribe_counts_as_redis(proxy, cluster, run_id):
 @pytest.fixture
 def own_cluster(run_dir):
     """A fresh 3+3 cluster for one test."""
-    cluster = None
-    for attempt in range(3):
-        base = free_cluster_base()
-        try:
-            cluster = Cluster.start(base, run_dir / f"cluster-{base}", node_timeout=15000)
-            break
-        except subprocess.CalledProcessError:
-            Cluster(base=base, dir=run_dir / f"cluster-{base}", ports=[]).stop()
-            if attempt == 2:
-                raise
+    cluster = Cluster.start_retrying(run_dir, node_timeout=15000)
     try:
         cluster.slot_owners()
         yield cluster
