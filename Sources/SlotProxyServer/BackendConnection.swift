@@ -277,7 +277,7 @@ final class BackendConnection {
             }
             return
         }
-        if let head = inFlight.first, head.leadingReplies > 0 {
+        if inFlight.headHasLeadingReplies {
             // A batch (MULTI … EXEC): drop the replies before the last, noting a redirection.
             inFlight.dropLeadingReply()
             if reply[0] == UInt8(ascii: "-") && reply.count > 6 && batchRedirection == nil {
@@ -438,21 +438,32 @@ struct InFlightQueue {
     @inline(__always)
     mutating func append(_ item: BackendConnection.InFlight) {
         if count == items.count { grow() }
+        if item.leadingReplies > 0 { batches += 1 }
         items[(head + count) & (items.count - 1)] = item
         count += 1
     }
 
     var first: BackendConnection.InFlight? { count > 0 ? items[head] : nil }
 
+    /// Entries still expecting leading replies (MULTI … EXEC batches): while 0, no reply needs
+    /// the batch check and the head entry is not even looked at.
+    private(set) var batches = 0
+
+    /// The head is a batch still expecting replies before its own.
+    @inline(__always)
+    var headHasLeadingReplies: Bool { batches > 0 && items[head]!.leadingReplies > 0 }
+
     /// Counts one of the head batch's leading replies as received.
     mutating func dropLeadingReply() {
         items[head]!.leadingReplies -= 1
+        if items[head]!.leadingReplies == 0 { batches -= 1 }
     }
 
     @inline(__always)
     mutating func popFirst() -> BackendConnection.InFlight? {
         guard count > 0 else { return nil }
         let item = items[head]
+        if item?.leadingReplies ?? 0 > 0 { batches -= 1 }
         items[head] = nil
         head = (head + 1) & (items.count - 1)
         count -= 1

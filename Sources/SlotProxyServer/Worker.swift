@@ -284,18 +284,22 @@ final class Worker {
     func send(_ frame: UnsafeRawBufferPointer, client: ClientSession, sequence: UInt64, part: Int32 = -1,
               slot: UInt16, idempotent: Bool, protocolVersion: Int, attempts: UInt8 = 0, readOnly: Bool = false,
               leadingReplies: Int32 = 0, firstHeld: Double = 0) {
-        let entry = BackendConnection.InFlight(client: client, sequence: sequence, length: frame.count, hops: 0, part: part,
-                                               slot: slot, idempotent: idempotent, attempts: attempts, readOnly: readOnly,
-                                               leadingReplies: leadingReplies, firstHeld: firstHeld)
+        // Built only when the request has to wait: the normal path takes no extra reference.
+        func holdIt() {
+            let entry = BackendConnection.InFlight(client: client, sequence: sequence, length: frame.count, hops: 0,
+                                                   part: part, slot: slot, idempotent: idempotent, attempts: attempts,
+                                                   readOnly: readOnly, leadingReplies: leadingReplies, firstHeld: firstHeld)
+            hold(Array(frame), client: client, entry: entry, protocolVersion: protocolVersion, notBefore: 0)
+        }
         switch target(slot: slot, readOnly: readOnly, protocolVersion: protocolVersion) {
         case .connection(let backend):
             if !backend.enqueue(frame, client: client, sequence: sequence, part: part, slot: slot,
                                 idempotent: idempotent, attempts: attempts, readOnly: readOnly,
                                 leadingReplies: leadingReplies, firstHeld: firstHeld) {
-                hold(Array(frame), client: client, entry: entry, protocolVersion: protocolVersion, notBefore: 0)
+                holdIt()
             }
         case .unavailable:
-            hold(Array(frame), client: client, entry: entry, protocolVersion: protocolVersion, notBefore: 0)
+            holdIt()
         case .error(let message):
             client.deliverError(sequence, part: part, message)
         }
