@@ -20,20 +20,21 @@ extension ClientSession {
     ]
 
     /// Splits a multi-key request whose keys are in several slots into one part per slot.
+    /// The worker's SplitPlanner and pooled merges keep this free of allocations.
     func split(_ spec: CommandSpec, _ args: RequestArguments) {
-        guard let plan = SplitPlan.make(spec, args) else {
+        let planner = worker.splitPlanner
+        guard planner.plan(spec, args) else {
             respondError(Self.crossSlotError)
             return
         }
-        let merge = PendingMerge(.rule(spec.policy.merge), parts: plan.parts.count, partName: "slots",
-                                 keyOrdinals: plan.parts.map(\.keyOrdinals), keyCount: plan.keyCount)
+        let merge = worker.merges.take(.rule(spec.policy.merge), parts: planner.partCount, partName: "slots")
+        if spec.policy.merge == .keyOrder { merge.parts.setKeyOrdinals(from: planner) }
         let sequence = replies.append(merge: merge)
-        for (index, part) in plan.parts.enumerated() {
-            part.request.withUnsafeBytes {
-                worker.send($0, client: self, sequence: sequence, part: Int32(index), slot: part.slot.rawValue,
-                            idempotent: spec.policy.idempotent, protocolVersion: protocolVersion,
-                            readOnly: spec.flags.contains(.readonly))
-            }
+        let idempotent = spec.policy.idempotent, readOnly = spec.flags.contains(.readonly)
+        for p in 0..<planner.partCount {
+            worker.send(planner.encode(part: p, args), client: self, sequence: sequence, part: Int32(p),
+                        slot: planner.slot(ofPart: p).rawValue, idempotent: idempotent, protocolVersion: protocolVersion,
+                        readOnly: readOnly)
         }
     }
 
@@ -58,7 +59,7 @@ extension ClientSession {
             respondError("CLUSTERDOWN The cluster is down")
             return
         }
-        let merge = PendingMerge(finish, parts: primaries.count, partName: "primaries")
+        let merge = worker.merges.take(finish, parts: primaries.count, partName: "primaries")
         let sequence = replies.append(merge: merge)
         for (index, node) in primaries.enumerated() {
             guard let slot = worker.slotMap.firstSlot(ownedBy: node) else { continue }
@@ -81,7 +82,7 @@ extension ClientSession {
             let bytes = i == 1 ? Array(String(cursor.nodeCursor).utf8) : Array(args[i])
             request += Array("$\(bytes.count)\r\n".utf8) + bytes + [13, 10]
         }
-        let merge = PendingMerge(.scan(cursor.slot), parts: 1, partName: "primaries")
+        let merge = worker.merges.take(.scan(cursor.slot), parts: 1, partName: "primaries")
         let sequence = replies.append(merge: merge)
         request.withUnsafeBytes {
             worker.send($0, client: self, sequence: sequence, part: 0, slot: cursor.slot.rawValue, idempotent: true,
@@ -89,18 +90,31 @@ extension ClientSession {
         }
     }
 
-    /// A part's reply; the last part completes the client's reply.
+    /// A part's reply; the last part completes the client's reply, and the merge goes back
+    /// to the worker's pool.
     func deliverPart(_ sequence: UInt64, _ part: Int, _ reply: UnsafeRawBufferPointer) {
-        guard !closed, let merge = replies.merge(for: sequence), merge.add(part, Array(reply)) else { return }
-        finished(merge).withUnsafeBytes { deliver(sequence, $0) }
+        guard !closed, let merge = replies.merge(for: sequence), merge.add(part, reply) else { return }
+        if case .rule(let rule) = merge.finish {
+            // The worker's reusable output buffer, moved out while it is filled.
+            var out: [UInt8] = []
+            swap(&out, &worker.mergeOutput)
+            out.removeAll(keepingCapacity: true)
+            merge.parts.merge(rule, partName: merge.partName, into: &out)
+            out.withUnsafeBytes { deliver(sequence, $0) }
+            swap(&out, &worker.mergeOutput)
+        } else {
+            finished(merge).withUnsafeBytes { deliver(sequence, $0) }
+        }
+        worker.merges.recycle(merge)
     }
 
+    /// The reply of a fan-out whose merge is more than a rule (SCAN, RANDOMKEY, INFO…).
     private func finished(_ merge: PendingMerge) -> [UInt8] {
-        let parts = merge.collected
+        let parts = merge.parts.collected
         switch merge.finish {
         case .rule(let rule):
-            return ReplyMerger.merge(rule, parts: parts, keyOrdinals: merge.keyOrdinals, keyCount: merge.keyCount,
-                                     partName: merge.partName)
+            return ReplyMerger.merge(rule, parts: parts, keyOrdinals: merge.parts.keyOrdinals,
+                                     keyCount: merge.parts.keyCount, partName: merge.partName)
         case .scan(let slot):
             if let failure = ReplyMerger.failureReply(parts, partName: "primaries") { return failure }
             guard let elements = ReplyMerger.elements(parts[0]), elements.count == 2,

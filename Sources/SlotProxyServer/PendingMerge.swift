@@ -1,5 +1,7 @@
 // The parts of one split or fanned-out request, collected as they arrive from different
-// primaries (in any order) until the last one completes the client's reply.
+// primaries (in any order) until the last one completes the client's reply. A worker keeps
+// finished ones in a pool (MergePool) and reuses them with their buffers, so a cross-slot
+// MGET/MSET/DEL allocates nothing per request once warm.
 
 import SlotProxyCore
 
@@ -18,29 +20,41 @@ final class PendingMerge {
         case scriptLoad([UInt8])
     }
 
-    let finish: Finish
-    let partName: String
-    let keyOrdinals: [[Int]]
-    let keyCount: Int
-    private(set) var parts: [[UInt8]?]
-    private var remaining: Int
+    private(set) var finish: Finish = .rule(.none)
+    /// What a part is, for error texts ("slots", "primaries").
+    private(set) var partName = "parts"
+    var parts = ReplyParts()
 
-    init(_ finish: Finish, parts: Int, partName: String, keyOrdinals: [[Int]] = [], keyCount: Int = 0) {
+    /// Starts collecting `count` parts (a pooled object is reset with its buffers kept).
+    func reset(_ finish: Finish, parts count: Int, partName: String) {
         self.finish = finish
         self.partName = partName
-        self.keyOrdinals = keyOrdinals
-        self.keyCount = keyCount
-        self.parts = Array(repeating: nil, count: parts)
-        self.remaining = parts
+        parts.reset(parts: count)
     }
 
     /// Records part `index`; true when it was the last one missing.
-    func add(_ index: Int, _ reply: [UInt8]) -> Bool {
-        guard index < parts.count, parts[index] == nil else { return false }
-        parts[index] = reply
-        remaining -= 1
-        return remaining == 0
+    func add(_ index: Int, _ reply: UnsafeRawBufferPointer) -> Bool {
+        parts.add(index, reply)
+    }
+}
+
+/// A worker's finished PendingMerges, kept for reuse. Bounded in count (enough for every
+/// client pipelining deeply at once) and in the buffer each keeps, so a burst of huge MGETs
+/// does not pin its memory forever.
+struct MergePool {
+    private var free: [PendingMerge] = []
+    private let limit = 1024
+    private let largestKeptBuffer = 16 * 1024
+
+    mutating func take(_ finish: PendingMerge.Finish, parts: Int, partName: String) -> PendingMerge {
+        let merge = free.popLast() ?? PendingMerge()
+        merge.reset(finish, parts: parts, partName: partName)
+        return merge
     }
 
-    var collected: [[UInt8]] { parts.map { $0 ?? [] } }
+    /// Returns a merge whose reply was delivered. Only called once the client's ReplyQueue
+    /// no longer names it, so a late duplicate part can never reach the next user.
+    mutating func recycle(_ merge: PendingMerge) {
+        if free.count < limit && merge.parts.bufferCapacity <= largestKeptBuffer { free.append(merge) }
+    }
 }

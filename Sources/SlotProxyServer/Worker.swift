@@ -32,6 +32,11 @@ final class Worker {
 
     let backends: BackendPool
     let stats = WorkerStats()
+    /// Splits cross-slot requests; reused for every one (ClientSession+FanOut).
+    let splitPlanner = SplitPlanner()
+    /// Finished merges kept for reuse, and the buffer merged replies are written into.
+    var merges = MergePool()
+    var mergeOutput: [UInt8] = []
     /// Settings read on the request path, copied once (reading `context.config` copies the
     /// whole configuration).
     let readFrom: ReadFrom

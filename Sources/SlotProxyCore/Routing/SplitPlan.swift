@@ -6,8 +6,9 @@
 //   MGET a b c d      slot(a)=slot(c)=1, slot(b)=2, slot(d)=3
 //   part 0: MGET a c  keys 0, 2   part 1: MGET b  key 1   part 2: MGET d  key 3
 //
-// Cold-ish path: it only runs when the keys really are in several slots; the single-slot
-// case never gets here and forwards the original bytes.
+// This value is what tests and fuzzers inspect; the proxy itself runs the same SplitPlanner
+// directly (no allocation per request). The single-slot case never gets here and forwards
+// the original bytes.
 
 public struct SplitPlan: Equatable, Sendable {
     public struct Part: Equatable, Sendable {
@@ -26,42 +27,13 @@ public struct SplitPlan: Equatable, Sendable {
     /// the next key with it (its `keyStep`). Nil when the keys cannot be found, or when a key
     /// lacks the arguments that travel with it (MSET a 1 b: a cluster node answers CROSSSLOT).
     public static func make(_ spec: CommandSpec, _ args: RequestArguments) -> SplitPlan? {
-        var keyIndices: [Int] = []
-        guard spec.forEachKey(in: args, { keyIndices.append($0) }) == .ok, !keyIndices.isEmpty else { return nil }
-        let step = spec.keyStep
-        // Each part's header counts `step` arguments per key: a short last group would send a
-        // request the node keeps waiting to complete, swallowing the next one on the connection.
-        guard keyIndices.allSatisfy({ $0 + step <= args.count }) else { return nil }
-        var partOfSlot: [UInt16: Int] = [:]
-        var groups: [(slot: HashSlot, keys: [Int], ordinals: [Int])] = []
-        for (ordinal, index) in keyIndices.enumerated() {
-            let slot = HashSlot(key: args[index])
-            if let p = partOfSlot[slot.rawValue] {
-                groups[p].keys.append(index)
-                groups[p].ordinals.append(ordinal)
-            } else {
-                partOfSlot[slot.rawValue] = groups.count
-                groups.append((slot, [index], [ordinal]))
-            }
+        let planner = SplitPlanner()
+        guard planner.plan(spec, args) else { return nil }
+        let parts = (0..<planner.partCount).map { p -> Part in
+            return Part(slot: planner.slot(ofPart: p), request: Array(planner.encode(part: p, args)),
+                        keyOrdinals: (0..<planner.keyCount(ofPart: p)).map { planner.keyOrdinal(ofPart: p, $0) })
         }
-        let parts = groups.map { group -> Part in
-            var request: [UInt8] = []
-            let argumentCount = 1 + group.keys.count * step
-            request.append(contentsOf: "*\(argumentCount)\r\n".utf8)
-            appendBulk(args[0], to: &request)
-            for index in group.keys {
-                for j in index..<(index + step) { appendBulk(args[j], to: &request) }
-            }
-            return Part(slot: group.slot, request: request, keyOrdinals: group.ordinals)
-        }
-        return SplitPlan(parts: parts, keyCount: keyIndices.count)
-    }
-
-    private static func appendBulk(_ bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
-        out.append(contentsOf: "$\(bytes.count)\r\n".utf8)
-        out.append(contentsOf: bytes)
-        out.append(13)
-        out.append(10)
+        return SplitPlan(parts: parts, keyCount: planner.keyCount)
     }
 }
 
