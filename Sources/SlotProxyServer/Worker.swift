@@ -82,9 +82,6 @@ final class Worker {
     /// Paused clients to read from again, resumed between iterations (never from inside a
     /// callback that is walking another connection's buffers).
     private var pendingResumes: [(client: ClientSession, reason: ClientSession.PauseReason)] = []
-    /// maxclients refusals since the last log line about them, and when that line was written.
-    private var refusedClients = 0
-    private var refusedLoggedAt = -Double.infinity
     private var maintenanceEvent: OpaquePointer?
     private var maintenanceTicks = 0
 
@@ -196,12 +193,9 @@ final class Worker {
     /// One log line when maxclients starts refusing clients, then at most one every 10 s
     /// with the count, so a flood of connections does not become a flood of log lines.
     private func clientRefused() {
-        refusedClients += 1
-        guard now - refusedLoggedAt >= 10 else { return }
+        guard let refused = context.clientRefused(nowMs: Int((now - context.startedAt) * 1000)) else { return }
         logger.warning("refusing clients: maxclients reached", metadata: [
-            "maxclients": "\(context.config.maxClients)", "refused": "\(refusedClients)"])
-        refusedLoggedAt = now
-        refusedClients = 0
+            "maxclients": "\(context.config.maxClients)", "refused": "\(refused)"])
     }
 
     fileprivate func adoptNewestView() {
