@@ -25,9 +25,12 @@ class WellBehavedClient:
     """SET k v, GET k == v, and every few rounds MGET over keys of several shards == their values."""
 
     def __init__(self, port: int, label: str, keys: int = 24, pause: float = 0.002,
-                 max_seconds: float = 600.0):
+                 max_seconds: float = 600.0, slots: list[int] | None = None):
+        """slots: the slots to use (default: spread over all of them)."""
         self.port, self.pause, self.max_seconds = port, pause, max_seconds
-        self.keys = [key_in_slot((i * 16384 // keys + 101) % 16384, f":good:{label}:{i}") for i in range(keys)]
+        slots = slots or list(range(16384))
+        self.keys = [key_in_slot(slots[(i * len(slots) // keys + 101) % len(slots)], f":good:{label}:{i}")
+                     for i in range(keys)]
         self.values: dict[str, bytes] = {}
         self.ops = 0
         self.errors: list[str] = []
