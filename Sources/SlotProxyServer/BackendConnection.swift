@@ -126,7 +126,7 @@ final class BackendConnection {
     // MARK: - Requests
 
     /// Queues a request; it is written at the end of this loop iteration. Returns false,
-    /// queuing nothing, while the node is down: the caller holds the request instead.
+    /// queuing nothing, while the node is down or being probed: the caller holds the request.
     @inline(__always)
     func enqueue(_ frame: UnsafeRawBufferPointer, client: ClientSession?, sequence: UInt64, hops: UInt8 = 0,
                  part: Int32 = -1, slot: UInt16 = SlotMap.unassigned, idempotent: Bool = false,
