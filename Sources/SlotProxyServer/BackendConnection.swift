@@ -11,6 +11,15 @@
 // never written, or it is idempotent) or answered "outcome unknown".
 //
 // States: idle ─enqueue─▶ connecting ─▶ ready ─fail─▶ down(retryAt) ─enqueue after retryAt─▶ connecting
+//
+// A node that stops answering (backend-timeout-ms) fails the connection too, but its written
+// requests get a timeout error rather than being resent to a node that may still be frozen,
+// and the next connection first sends a PING ("probing": a stopped process's kernel still
+// accepts connections) and takes client requests only once it is answered; meanwhile they
+// are held (Worker.hold), as during a failover.
+//
+// backend-max-inflight: a connection with that many requests awaiting replies pauses the
+// clients that feed it (ClientSession.pauseReading) until it is down to half.
 
 import CLibevent
 import Glibc
@@ -84,12 +93,24 @@ final class BackendConnection {
     private var reconnectAttempts = 0
     /// Since when the oldest unanswered request has waited (0: nothing is waiting).
     private var waitingSince = 0.0
+    /// The node stopped answering: the next connection must get a PING answered before it
+    /// takes client requests.
+    private var needsProbe = false
+    /// That PING is sent and not answered yet: client requests are held (`isDown`).
+    private(set) var probing = false
+    /// When the node was first found not answering (for the log line when it answers again).
+    private var unansweredSince = 0.0
+    /// Clients paused because this connection reached backend-max-inflight.
+    private var pausedFeeders: [ClientSession] = []
+    /// When this connection last logged reaching backend-max-inflight.
+    private var saturationLoggedAt = -Double.infinity
 
     var pendingCount: Int { inFlight.count }
 
     /// True while the node is known to be unreachable and not yet due for another try.
     @inline(__always)
     func isDown(at now: Double) -> Bool {
+        if probing { return true }
         if case .down(let retryAt) = state { return now < retryAt }
         return false
     }
@@ -105,7 +126,7 @@ final class BackendConnection {
     // MARK: - Requests
 
     /// Queues a request; it is written at the end of this loop iteration. Returns false,
-    /// queuing nothing, while the node is down: the caller holds the request instead.
+    /// queuing nothing, while the node is down or being probed: the caller holds the request.
     @inline(__always)
     func enqueue(_ frame: UnsafeRawBufferPointer, client: ClientSession?, sequence: UInt64, hops: UInt8 = 0,
                  part: Int32 = -1, slot: UInt16 = SlotMap.unassigned, idempotent: Bool = false,
@@ -114,6 +135,7 @@ final class BackendConnection {
         if state != .ready && state != .connecting {
             guard !isDown(at: worker.now), connect() else { return false }
         }
+        if probing { return false }
         if inFlight.isEmpty { waitingSince = worker.now }
         output.append(frame)
         if kind == .pubsub && client != nil {
@@ -124,8 +146,29 @@ final class BackendConnection {
         inFlight.append(InFlight(client: client, sequence: sequence, length: frame.count, hops: hops, part: part,
                                  slot: slot, idempotent: idempotent, attempts: attempts, readOnly: readOnly,
                                  leadingReplies: leadingReplies, firstHeld: firstHeld))
+        if inFlight.count >= worker.backendMaxInflight, kind == .shared, let client { pauseFeeder(client) }
         markDirty()
         return true
+    }
+
+    // MARK: - backend-max-inflight
+
+    /// This connection is full: `client` is not read from until it is down to half.
+    private func pauseFeeder(_ client: ClientSession) {
+        guard !client.isPaused(.backendFull) else { return }
+        client.pauseReading(.backendFull)
+        pausedFeeders.append(client)
+        if worker.now - saturationLoggedAt >= 60 {
+            saturationLoggedAt = worker.now
+            worker.logger.notice("backend connection at backend-max-inflight: pausing the clients that feed it", metadata: [
+                "node": "\(address)", "inflight": "\(inFlight.count)"])
+        }
+    }
+
+    /// Reads from every paused feeder again (between iterations: see Worker.scheduleResume).
+    private func resumeFeeders() {
+        for client in pausedFeeders { worker.scheduleResume(client, .backendFull) }
+        pausedFeeders.removeAll()
     }
 
     /// ASKING before a request that follows an ASK redirection; its +OK is dropped.
@@ -178,7 +221,26 @@ final class BackendConnection {
             output.append(Self.readonly)
             inFlight.append(InFlight(client: nil, sequence: 0, length: Self.readonly.count, hops: 0))
         }
+        if needsProbe {
+            // The node stopped answering last time: it gets client requests again only once
+            // it answers this (checkTimeout fails the connection again if it does not).
+            waitingSince = worker.now
+            probing = true
+            output.append(Self.ping)
+            inFlight.append(InFlight(client: nil, sequence: 0, length: Self.ping.count, hops: 0))
+        }
         return true
+    }
+
+    private static let ping = RESPValueEncoder.command(["PING"])
+
+    /// The probe (and the handshake before it) is answered: the node serves again.
+    private func probeAnswered() {
+        probing = false
+        needsProbe = false
+        worker.logger.notice("backend node answers again", metadata: [
+            "node": "\(address)", "after": "\(Int((worker.now - unansweredSince) * 1000)) ms"])
+        worker.backendReconnected()
     }
 
     fileprivate func onWritable() {
@@ -294,7 +356,11 @@ final class BackendConnection {
             output.consume(entry.length)
             sentCount -= entry.length
         }
-        guard let client = entry.client else { return }
+        guard let client = entry.client else {
+            if probing && inFlight.isEmpty { probeAnswered() }
+            return
+        }
+        if !pausedFeeders.isEmpty && inFlight.count <= worker.backendResumeInflight { resumeFeeders() }
         if let redirection = batchRedirection {
             // A queued command was redirected, so EXEC was aborted: resend the whole batch.
             batchRedirection = nil
@@ -353,7 +419,7 @@ final class BackendConnection {
         if state == .connecting && now - waitingSince > connectTimeout {
             fail("connect timed out")
         } else if state == .ready && now - waitingSince > timeout {
-            fail("no reply within backend-timeout-ms")
+            fail("no reply within backend-timeout-ms", timedOut: true)
         }
     }
 
@@ -362,23 +428,43 @@ final class BackendConnection {
     /// Drops the connection and marks the node down for a short while. Each request still on
     /// it is held for whichever primary serves its slot next if it was never written or is
     /// idempotent; any other gets an error saying its outcome is unknown.
-    func fail(_ reason: String) {
+    /// - Parameter timedOut: the node did not answer within backend-timeout-ms: written
+    ///   requests get a timeout error instead (resent, they would wait on the same frozen
+    ///   node), and the next connection probes the node first.
+    func fail(_ reason: String, timedOut: Bool = false) {
         closeSocket()
         let wasConnected = state == .ready
+        let wasProbing = probing
+        probing = false
         markDown()
         isDirty = false
         waitingSince = 0
         var offset = 0
         let written = sentCount
         let pending = inFlight.removeAll()
-        if wasConnected || !pending.isEmpty {
+        let clientRequests = pending.reduce(0) { $0 + ($1.client == nil ? 0 : 1) }
+        if timedOut && kind == .shared {
+            if !needsProbe {
+                unansweredSince = worker.now
+                worker.logger.warning("backend node does not answer: backend-timeout-ms passed", metadata: [
+                    "node": "\(address)", "timeout_ms": "\(worker.backendTimeoutMs)", "pending": "\(clientRequests)"])
+            }
+            needsProbe = true
+        } else if (wasConnected && !wasProbing) || clientRequests > 0 {
             worker.logger.warning("backend connection failed", metadata: [
                 "node": "\(address)", "reason": "\(reason)", "pending": "\(pending.count)"])
         }
+        let timeoutError = timedOut
+            ? "ERR slotproxy: no reply from \(worker.role(of: address)) \(address) within \(worker.backendTimeoutMs) ms (backend-timeout-ms)"
+            : ""
         for entry in pending {
             defer { offset += entry.length }
             guard let client = entry.client else { continue }
-            if kind != .shared {
+            if timedOut && offset < written && kind == .shared {
+                // Written to a node that stopped answering: it may yet run it, or never.
+                client.deliverError(entry.sequence, part: entry.part,
+                                    entry.idempotent ? timeoutError : timeoutError + "; its outcome is unknown")
+            } else if kind != .shared {
                 // A client's own connection: its state (WATCH, a blocked pop) is gone with it.
                 client.deliverError(entry.sequence, part: entry.part,
                                     "ERR slotproxy: the connection to \(address) was lost (\(reason))")
@@ -396,6 +482,7 @@ final class BackendConnection {
         sentCount = 0
         scanner.reset()
         batchRedirection = nil
+        resumeFeeders()
         worker.context.topology?.requestRefresh()
         if kind != .shared { owner?.ownConnectionLost(self) }
     }
@@ -418,6 +505,8 @@ final class BackendConnection {
 
     func close() {
         closeSocket()
+        resumeFeeders()
+        probing = false
         state = .idle
         _ = inFlight.removeAll()
         output.deallocate()

@@ -6,6 +6,11 @@
 //   socket → read (worker scratch, or `input` while a frame is partial) → RequestParser
 //          → dispatch → BackendConnection.enqueue / local reply
 //   BackendConnection → deliver(sequence) → `output` (in order) → flush (once per loop)
+//
+// Limits: a partial request past client-query-buffer-limit closes the client; replies that
+// pile up unread pause reading (backpressure) and, past client-output-buffer-limit, close
+// it; a backend connection at backend-max-inflight pauses the clients feeding it. While
+// paused, the read event is off and bytes already read wait in `input`, unparsed.
 
 import CLibevent
 import Glibc
@@ -29,6 +34,19 @@ final class ClientSession {
     /// Set by QUIT and protocol errors: close once every owed reply is written.
     private var closeAfterReplies = false
     private var lastActiveTick = 0
+
+    /// Why reading from this client is paused (bits of `PauseReason`); 0 = reading.
+    private var pausedFor: UInt8 = 0
+    /// When pending output was first seen at or above the soft limit (0: it is not).
+    private var overSoftLimitSince = 0.0
+
+    /// Why a client is not read from for a while.
+    enum PauseReason: UInt8 {
+        /// Its replies pile up unread (client-output-buffer-limit's backpressure).
+        case outputFull = 1
+        /// A backend connection it sent to is at backend-max-inflight.
+        case backendFull = 2
+    }
 
     /// 2 or 3, switched by HELLO.
     var protocolVersion = 2
@@ -76,9 +94,8 @@ final class ClientSession {
         self.worker = worker
         self.fd = fd
         self.id = id
-        let config = worker.context.config
-        self.parser = RequestParser(maxBulkLength: config.protoMaxBulkLen, maxMultibulkCount: 1024 * 1024,
-                                    maxInlineLength: 64 * 1024)
+        self.parser = RequestParser(maxBulkLength: worker.protoMaxBulkLen, maxMultibulkCount: worker.protoMaxMultibulkLen,
+                                    maxInlineLength: worker.protoInlineMaxSize)
         self.lastActiveTick = worker.tick
     }
 
@@ -91,8 +108,11 @@ final class ClientSession {
         event_add(readEvent, nil)
     }
 
+    /// Idle for the `timeout` directive: nothing read or written since `tick`, no reply owed,
+    /// and neither blocked nor subscribed (Redis exempts those too).
     func isIdle(since tick: Int) -> Bool {
-        lastActiveTick <= tick && replies.isEmpty
+        lastActiveTick <= tick && replies.isEmpty && output.isEmpty && !subscribed && blockingLinks.isEmpty
+            && !awaitingBlocked
     }
 
     // MARK: - Reading and parsing
@@ -110,8 +130,11 @@ final class ClientSession {
                 input.append(worker.scratch + consumed, n - consumed)
             }
         } else {
-            // A frame is partial: read straight behind it, as much as it still needs.
-            input.reserveWritable(max(16 * 1024, parser.bytesNeeded - input.readableCount))
+            // A frame is partial: read straight behind it, as much as it still needs, but
+            // grow the buffer no faster than bytes arrive (at most doubling), so a request
+            // that only announces a large value costs no memory until the value comes.
+            let missing = parser.bytesNeeded - input.readableCount
+            input.reserveWritable(max(16 * 1024, min(missing, max(64 * 1024, input.readableCount))))
             let n = read(fd, input.writePointer, input.writableCount)
             guard n > 0 else { return readFailed(n) }
             worker.stats.bytesIn.add(n)
@@ -122,7 +145,9 @@ final class ClientSession {
             if input.isEmpty { input.releaseIfEmpty() }
         }
         if input.readableCount > worker.clientQueryBufferLimit {
-            worker.logger.warning("closing client: query buffer limit reached", metadata: ["id": "\(id)"])
+            worker.logger.warning("closing client: client-query-buffer-limit reached", metadata: [
+                "id": "\(id)", "addr": "\(record?.address ?? "?")", "qbuf": "\(input.readableCount)",
+                "limit": "\(worker.clientQueryBufferLimit)"])
             close()
         }
     }
@@ -135,7 +160,7 @@ final class ClientSession {
     /// Handles every complete request in `count` bytes at `base`; returns the bytes used.
     private func process(_ base: UnsafeMutablePointer<UInt8>, count: Int) -> Int {
         var offset = 0
-        while offset < count && !closed && !closeAfterReplies && !awaitingPubSub && !awaitingBlocked {
+        while offset < count && !closed && !closeAfterReplies && !awaitingPubSub && !awaitingBlocked && pausedFor == 0 {
             switch parser.parse(base + offset, count: count - offset) {
             case .frame(let length, let inline):
                 if inline {
@@ -152,7 +177,7 @@ final class ClientSession {
             case .needMore:
                 return offset
             case .error(let error):
-                respondError(error.message)
+                respond(error.reply)
                 stopReading()
                 return count
             }
@@ -174,6 +199,28 @@ final class ClientSession {
         closeAfterReplies = true
         if let e = readEvent { event_del(e) }
         markDirty()
+    }
+
+    // MARK: - Pausing (backpressure)
+
+    /// Stops reading from the client until `resumeReading(reason)`; requests already read
+    /// but not parsed wait in `input`.
+    func pauseReading(_ reason: PauseReason) {
+        guard !closed else { return }
+        if pausedFor == 0 && !closeAfterReplies, let e = readEvent { event_del(e) }
+        pausedFor |= reason.rawValue
+    }
+
+    func isPaused(_ reason: PauseReason) -> Bool { pausedFor & reason.rawValue != 0 }
+
+    /// Lifts one reason to pause; with none left, reads again and parses what waited.
+    /// Called between loop iterations (Worker.scheduleResume), never from inside a callback.
+    func resumeReading(_ reason: PauseReason) {
+        guard !closed, isPaused(reason) else { return }
+        pausedFor &= ~reason.rawValue
+        guard pausedFor == 0, !closeAfterReplies else { return }
+        if let e = readEvent { event_add(e, nil) }
+        resumeRequests()
     }
 
     /// QUIT: +OK, then close once it is written.
@@ -245,10 +292,12 @@ final class ClientSession {
             if n > 0 {
                 worker.stats.bytesOut.add(n)
                 output.consume(n)
+                lastActiveTick = worker.tick
             } else if n < 0 && errno == EINTR {
                 continue
             } else if n < 0 && errno == EAGAIN {
                 if !writeArmed { writeArmed = true; event_add(writeEvent, nil) }
+                checkOutput()
                 return
             } else {
                 close()
@@ -256,6 +305,7 @@ final class ClientSession {
             }
         }
         if writeArmed { writeArmed = false; event_del(writeEvent) }
+        if pausedFor != 0 || overSoftLimitSince != 0 || replies.heldBytes > 0 { checkOutput() }
         output.releaseIfEmpty(keepingUpTo: 4096)
         replies.shrinkIfIdle()
         if closeAfterReplies && replies.isEmpty { close() }
@@ -263,6 +313,28 @@ final class ClientSession {
 
     fileprivate func onWritable() {
         flush()
+    }
+
+    /// After a write: closes a client past its client-output-buffer-limit, pauses reading
+    /// from one whose replies pile up, and resumes it once it has read half of them.
+    private func checkOutput() {
+        let pending = output.readableCount + replies.heldBytes
+        let pubsub = subscribed
+        let limit = pubsub ? worker.outputLimits.pubsub : worker.outputLimits.normal
+        let verdict = limit.check(pending: pending, now: worker.now, overSoftSince: &overSoftLimitSince)
+        guard verdict == .within else {
+            worker.logger.warning("closing client: client-output-buffer-limit reached", metadata: [
+                "id": "\(id)", "addr": "\(record?.address ?? "?")", "class": "\(pubsub ? "pubsub" : "normal")",
+                "pending": "\(pending)", "limit": "\(verdict == .overHard ? "hard" : "soft")"])
+            close()
+            return
+        }
+        let pauseAt = pubsub ? worker.pubsubPauseBytes : worker.normalPauseBytes
+        if pending >= pauseAt {
+            pauseReading(.outputFull)
+        } else if pending <= pauseAt / 2 && isPaused(.outputFull) {
+            worker.scheduleResume(self, .outputFull)
+        }
     }
 
     /// Closes the socket at once. Replies still in flight are dropped when they arrive.

@@ -43,6 +43,20 @@ final class ProxyContext: @unchecked Sendable {
         return true
     }
 
+    /// maxclients refusals not logged yet, and when (ms since start) the last line about them
+    /// was written: one line over all workers, then at most one every 10 s.
+    private let refusedClients = Atomic<Int>(0)
+    private let refusedLoggedAtMs = Atomic<Int>(-10_000)
+
+    /// Counts a refused client; returns how many to report when a log line is due now.
+    func clientRefused(nowMs: Int) -> Int? {
+        refusedClients.wrappingAdd(1, ordering: .relaxed)
+        let last = refusedLoggedAtMs.load(ordering: .relaxed)
+        guard nowMs - last >= 10_000,
+              refusedLoggedAtMs.compareExchange(expected: last, desired: nowMs, ordering: .relaxed).exchanged else { return nil }
+        return refusedClients.exchange(0, ordering: .relaxed)
+    }
+
     func releaseClient() {
         clients.wrappingSubtract(1, ordering: .relaxed)
     }

@@ -35,6 +35,8 @@ struct ReplyQueue {
     private var held: [UInt8] = []
 
     var isEmpty: Bool { count == 0 }
+    /// Bytes of replies held until their turn (output the client is owed but not sent yet).
+    var heldBytes: Int { held.count }
     var nextSequence: UInt64 { headSequence &+ UInt64(count) }
 
     /// Reserves the next place in line for a reply still to come.

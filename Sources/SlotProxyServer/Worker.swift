@@ -42,6 +42,23 @@ final class Worker {
     let readFrom: ReadFrom
     let failoverHoldSeconds: Double
     let clientQueryBufferLimit: Int
+    /// The request parser's limits (proto-max-bulk-len, proto-max-multibulk-len, proto-inline-max-size).
+    let protoMaxBulkLen: Int
+    let protoMaxMultibulkLen: Int
+    let protoInlineMaxSize: Int
+    /// client-output-buffer-limit, and the pending reply bytes at which each class of client
+    /// stops being read from (ClientSession.checkOutput).
+    let outputLimits: ClientOutputBufferLimits
+    let normalPauseBytes: Int
+    let pubsubPauseBytes: Int
+    /// backend-max-inflight (Int.max for 0: no limit), and the depth at which paused clients resume.
+    let backendMaxInflight: Int
+    let backendResumeInflight: Int
+    /// backend-timeout-ms and connect-timeout-ms.
+    let backendTimeoutMs: Int
+    let connectTimeoutMs: Int
+    /// timeout: idle seconds before a client is closed (0: never).
+    let idleTimeout: Int
     private var clients: [ObjectIdentifier: ClientSession] = [:]
     var clientCount: Int { clients.count }
 
@@ -67,6 +84,9 @@ final class Worker {
     /// The loop's clock (monotonic seconds), read once per iteration.
     private(set) var now = MonotonicClock.coarseSeconds()
     private var held = HoldQueue<HeldRequest>()
+    /// Paused clients to read from again, resumed between iterations (never from inside a
+    /// callback that is walking another connection's buffers).
+    private var pendingResumes: [(client: ClientSession, reason: ClientSession.PauseReason)] = []
     private var maintenanceEvent: OpaquePointer?
     private var maintenanceTicks = 0
 
@@ -75,7 +95,19 @@ final class Worker {
         self.context = context
         self.readFrom = context.config.readFrom
         self.failoverHoldSeconds = Double(context.config.failoverHoldMs) / 1000
-        self.clientQueryBufferLimit = context.config.clientQueryBufferLimit
+        let config = context.config
+        self.clientQueryBufferLimit = config.clientQueryBufferLimit
+        self.protoMaxBulkLen = config.protoMaxBulkLen
+        self.protoMaxMultibulkLen = config.protoMaxMultibulkLen
+        self.protoInlineMaxSize = config.protoInlineMaxSize
+        self.outputLimits = config.clientOutputBufferLimits
+        self.normalPauseBytes = Self.pauseBytes(config.clientOutputBufferLimits.normal)
+        self.pubsubPauseBytes = Self.pauseBytes(config.clientOutputBufferLimits.pubsub)
+        self.backendMaxInflight = config.backendMaxInflight > 0 ? config.backendMaxInflight : Int.max
+        self.backendResumeInflight = config.backendMaxInflight / 2
+        self.backendTimeoutMs = config.backendTimeoutMs
+        self.connectTimeoutMs = config.connectTimeoutMs
+        self.idleTimeout = config.timeout
         guard let base = event_base_new() else { throw SocketError("event_base_new failed") }
         self.base = base
         let view = context.store.current()
@@ -154,12 +186,21 @@ final class Worker {
                 let msg: StaticString = "-ERR max number of clients reached\r\n"
                 _ = write(fd, msg.utf8Start, msg.utf8CodeUnitCount)
                 close(fd)
+                clientRefused()
                 continue
             }
             let client = ClientSession(worker: self, fd: fd, id: context.nextClientID())
             clients[ObjectIdentifier(client)] = client
             client.start()
         }
+    }
+
+    /// One log line when maxclients starts refusing clients, then at most one every 10 s
+    /// with the count, so a flood of connections does not become a flood of log lines.
+    private func clientRefused() {
+        guard let refused = context.clientRefused(nowMs: Int((now - context.startedAt) * 1000)) else { return }
+        logger.warning("refusing clients: maxclients reached", metadata: [
+            "maxclients": "\(context.config.maxClients)", "refused": "\(refused)"])
     }
 
     fileprivate func adoptNewestView() {
@@ -192,14 +233,14 @@ final class Worker {
         if !resubscribing.isEmpty {
             for (id, client) in resubscribing where client.retryResubscribe() { resubscribing[id] = nil }
         }
-        backends.checkTimeouts(now: now, timeout: Double(context.config.backendTimeoutMs) / 1000,
-                               connectTimeout: Double(context.config.connectTimeoutMs) / 1000)
+        backends.checkTimeouts(now: now, timeout: Double(backendTimeoutMs) / 1000,
+                               connectTimeout: Double(connectTimeoutMs) / 1000)
         maintenanceTicks += 1
         guard maintenanceTicks % 10 == 0 else { return }
         tick += 1
-        let timeout = context.config.timeout
-        if timeout > 0 {
-            for client in Array(clients.values) where client.isIdle(since: tick - timeout) {
+        if idleTimeout > 0 {
+            for client in Array(clients.values) where client.isIdle(since: tick - idleTimeout) {
+                logger.info("closing idle client", metadata: ["id": "\(client.id)", "timeout": "\(idleTimeout)"])
                 client.close()
             }
         }
@@ -219,15 +260,42 @@ final class Worker {
     @inline(__always)
     func markDirty(_ backend: BackendConnection) { dirtyBackends.append(backend) }
 
+    /// Reads from `client` again once this iteration's callbacks are done (see `flush`).
+    func scheduleResume(_ client: ClientSession, _ reason: ClientSession.PauseReason) {
+        pendingResumes.append((client, reason))
+    }
+
     private func flush() {
-        if !dirtyBackends.isEmpty {
-            for b in dirtyBackends { b.flush() }
-            dirtyBackends.removeAll(keepingCapacity: true)
-        }
-        if !dirtyClients.isEmpty {
-            for c in dirtyClients { c.flush() }
-            dirtyClients.removeAll(keepingCapacity: true)
-        }
+        repeat {
+            if !pendingResumes.isEmpty {
+                // Resumed clients parse what they buffered meanwhile: their requests join
+                // this round's writes.
+                let resumes = pendingResumes
+                pendingResumes.removeAll(keepingCapacity: true)
+                for (client, reason) in resumes { client.resumeReading(reason) }
+            }
+            if !dirtyBackends.isEmpty {
+                for b in dirtyBackends { b.flush() }
+                dirtyBackends.removeAll(keepingCapacity: true)
+            }
+            if !dirtyClients.isEmpty {
+                for c in dirtyClients { c.flush() }
+                dirtyClients.removeAll(keepingCapacity: true)
+            }
+        } while !pendingResumes.isEmpty
+    }
+
+    /// The pending reply bytes at which a client of a class stops being read from: 1 MB, or
+    /// half the class's hard limit when that is lower (so backpressure comes before the cut).
+    static func pauseBytes(_ limit: ClientOutputBufferLimit) -> Int {
+        let oneMB = 1 << 20
+        return limit.hardBytes > 0 ? max(1, min(oneMB, limit.hardBytes / 2)) : oneMB
+    }
+
+    /// "primary", "replica" or "node": how error texts name a node of the current slot map.
+    func role(of address: NodeAddress) -> String {
+        if slotMap.primaries.contains(address) { return "primary" }
+        return slotMap.replicas.contains { $0.contains(address) } ? "replica" : "node"
     }
 
     // MARK: - Routing helpers

@@ -29,7 +29,8 @@ extension ConfigDirective {
             """),
         .integer("timeout", \.timeout, default: 0, range: 0...Int(Int32.max), help: """
             Close a client connection after it has been idle for this many seconds
-            (0 = never).
+            (0 = never). As in Redis, a client waiting for a reply, blocked (BLPOP…) or
+            subscribed (SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE) is never idle.
             """),
         .integer("tcp-keepalive", \.tcpKeepalive, default: 300, range: 0...Int(Int32.max), help: """
             Send TCP keepalives on client and backend connections every this many seconds,
@@ -62,8 +63,21 @@ extension ConfigDirective {
             Give up connecting to a cluster node after this many milliseconds.
             """),
         .integer("backend-timeout-ms", \.backendTimeoutMs, default: 5000, range: 1...oneDayMs, help: """
-            A node that has not answered a request within this many milliseconds is
-            treated as failed: its connection is closed and the topology refreshed.
+            A node that has not answered a request within this many milliseconds (a frozen
+            or overloaded process) is treated as failed: every request written to it gets
+            "-ERR slotproxy: no reply from primary host:port within N ms (backend-timeout-ms)",
+            its connection is closed and the topology refreshed. Requests for its slots that
+            arrive afterwards are held as during a failover (failover-hold-ms) until the
+            node answers a PING again or a replica takes over. A lost connection (the
+            process died) is not a timeout: see failover-hold-ms.
+            """),
+        .integer("backend-max-inflight", \.backendMaxInflight, default: 16384, range: 0...Int(Int32.max), help: """
+            The most requests one backend connection may have awaiting replies. When a
+            connection reaches it, the clients that sent to it are not read from until
+            it is down to half (backpressure: they wait, nothing fails), so a slow node
+            cannot make the proxy buffer without bound. Requests already read are still
+            sent, so the depth may pass the limit by what one read of each client held.
+            0 = no limit.
             """),
         .integer("max-blocking-clients", \.maxBlockingClients, default: 1000, range: 0...1_000_000, help: """
             Blocking commands (BLPOP, BRPOP, BLMOVE, BZPOPMIN, XREAD … BLOCK, WAIT…) each wait
@@ -96,12 +110,42 @@ extension ConfigDirective {
             the limit gets "-ERR max number of clients reached" and is disconnected.
             """),
         .memory("proto-max-bulk-len", \.protoMaxBulkLen, default: "512mb", range: (1 << 20)...largestRequestBytes, help: """
-            The largest bulk string (one argument) a client may send. Larger ones are a
-            protocol error and close the connection.
+            The largest bulk string (one argument) a client may send. A larger one gets
+            "-ERR Protocol error: invalid bulk length" and the connection is closed.
+            """),
+        .integer("proto-max-multibulk-len", \.protoMaxMultibulkLen, default: 1_048_576, range: 1...Int(Int32.max), help: """
+            The most arguments one request may have (*<count> of a multibulk request). A
+            larger count gets "-ERR Protocol error: invalid multibulk length" and the
+            connection is closed. Redis 6 had this limit built in; Redis 7 accepts up to
+            2147483647.
+            """),
+        .memory("proto-inline-max-size", \.protoInlineMaxSize, default: "64kb", range: 1024...largestRequestBytes, help: """
+            The longest inline request (a plain text line such as PING, from telnet) and
+            the longest header line of a multibulk request. A longer one gets "-ERR
+            Protocol error: too big inline request" (or "too big mbulk count string" /
+            "too big bulk count string") and the connection is closed. Redis's own limit
+            is this default, built in.
             """),
         .memory("client-query-buffer-limit", \.clientQueryBufferLimit, default: "1gb", range: (1 << 20)...largestRequestBytes, help: """
-            The most unprocessed request bytes buffered for one client; a client that
-            sends more is disconnected.
+            The most unprocessed request bytes buffered for one client (a request still
+            arriving, or requests waiting behind a blocking or subscribe command); a
+            client that sends more is disconnected, without a reply, as by Redis.
+            """),
+        .clientOutputBufferLimits("client-output-buffer-limit", \.clientOutputBufferLimits,
+                                  default: "normal 0 0 0 pubsub 32mb 8mb 60", help: """
+            How many reply bytes may wait for a client that does not read them, as in
+            Redis: <class> <hard limit> <soft limit> <soft seconds>, for the classes
+            normal (every client not subscribed) and pubsub (clients subscribed to a
+            channel or pattern). A client is disconnected once its pending replies reach
+            the hard limit, or stay at or above the soft limit for longer than the soft
+            seconds; 0 disables a limit. Several classes may share one line; a line
+            changes only the classes it names.
+            Before any limit, a client with 1mb of replies pending (or half its class's
+            hard limit, if lower) is not read from until it has read half of them
+            (backpressure), so a client that sends requests without reading the replies
+            cannot grow its buffer much beyond the replies it is owed. Subscribed clients
+            receive messages however little they read, which is why their class has a
+            hard limit by default.
             """),
 
         // MARK: Security

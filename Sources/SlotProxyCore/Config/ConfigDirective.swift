@@ -25,9 +25,12 @@ public struct ConfigDirective: Sendable {
     /// Writes the current value back as proxy.conf text.
     let write: @Sendable (ProxyConfig) -> String
 
-    /// True for directives that take a list (`bind`, `seeds`, `users`): any number of arguments,
-    /// each further split on spaces. Every other directive takes exactly one argument.
-    public var takesList: Bool { kind == .bindAddresses || kind == .seedAddresses || kind == .users }
+    /// True for directives that take a list (`bind`, `seeds`, `users`, `client-output-buffer-limit`):
+    /// any number of arguments, each further split on spaces. Every other directive takes
+    /// exactly one argument.
+    public var takesList: Bool {
+        kind == .bindAddresses || kind == .seedAddresses || kind == .users || kind == .clientOutputBufferLimits
+    }
 
     /// Looks a directive up by name, ignoring ASCII case.
     public static func named(_ name: String) -> ConfigDirective? {
@@ -144,6 +147,18 @@ extension ConfigDirective {
                 let users = config[keyPath: property]
                 return users.isEmpty ? "\"\"" : users.map { quotedIfNeeded("\($0.name):\($0.password)") }.joined(separator: " ")
             })
+    }
+}
+
+extension ConfigDirective {
+    static func clientOutputBufferLimits(_ name: String, _ property: WritableKeyPath<ProxyConfig, ClientOutputBufferLimits> & Sendable,
+                                         default value: String, help: String) -> ConfigDirective {
+        ConfigDirective(
+            name: name, kind: .clientOutputBufferLimits, defaultValue: value, example: nil, help: help,
+            read: { (config: inout ProxyConfig, arguments: [String]) throws(InvalidConfigValue) in
+                try ConfigValueReader.clientOutputBufferLimits(arguments, into: &config[keyPath: property])
+            },
+            write: { config in config[keyPath: property].text })
     }
 }
 

@@ -23,6 +23,8 @@ public enum ConfigValueKind: Equatable, Sendable {
     case seedAddresses
     /// `name:password` pairs for `users`.
     case users
+    /// `class hard soft seconds` groups for `client-output-buffer-limit`.
+    case clientOutputBufferLimits
 }
 
 /// How much the proxy logs, with Redis's words; each level includes the ones after it.

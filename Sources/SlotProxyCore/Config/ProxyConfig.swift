@@ -41,6 +41,15 @@ public struct ProxyConfig: Equatable, Sendable {
     public var protoMaxBulkLen: Int = 0
     /// `client-query-buffer-limit`: most buffered request bytes per client.
     public var clientQueryBufferLimit: Int = 0
+    /// `proto-max-multibulk-len`: most arguments in one request.
+    public var protoMaxMultibulkLen: Int = 0
+    /// `proto-inline-max-size`: longest inline request (and multibulk header line), in bytes.
+    public var protoInlineMaxSize: Int = 0
+    /// `client-output-buffer-limit`: pending reply bytes allowed per class of client.
+    public var clientOutputBufferLimits = ClientOutputBufferLimits(normal: .unlimited, pubsub: .unlimited)
+    /// `backend-max-inflight`: requests awaiting replies on one backend connection before the
+    /// clients feeding it are paused; 0 = no limit.
+    public var backendMaxInflight: Int = 0
     /// `requirepass`: the default user's password; "" = clients need not authenticate.
     public var requirePass: String = ""
     /// `users`: further users clients may authenticate as.

@@ -167,6 +167,9 @@ public final class RequestParser {
             return count > maxInlineLength ? .error(.tooBigInlineRequest) : .needMore
         }
         position = 0
+        // A whole line past the limit is refused too (Redis refuses one only while its
+        // newline has not arrived, so it depends on how the line was split into reads).
+        guard newline <= maxInlineLength else { return .error(.tooBigInlineRequest) }
         var end = newline
         if end > 0 && base[end - 1] == UInt8(ascii: "\r") { end -= 1 }
         guard let args = InlineSplitter.split(UnsafeBufferPointer(start: base, count: end)) else {

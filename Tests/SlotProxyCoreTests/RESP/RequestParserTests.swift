@@ -135,6 +135,35 @@ struct RequestParserTests {
         #expect(error2 == .tooBigBulkCountString)
     }
 
+    @Test("a whole inline line past the limit is too big, however it arrived")
+    func tooBigTerminatedInline() {
+        let line = bytes("ECHO ") + Array(repeating: UInt8(ascii: "a"), count: 5000) + bytes("\r\n")
+        let parser = RequestParser(maxInlineLength: 4096)
+        let result = line.withUnsafeBufferPointer { parser.parse($0.baseAddress!, count: $0.count) }
+        #expect(result == .error(.tooBigInlineRequest))
+        let short = bytes("ECHO ") + Array(repeating: UInt8(ascii: "a"), count: 4000) + bytes("\r\n")
+        let ok = short.withUnsafeBufferPointer { parser.parse($0.baseAddress!, count: $0.count) }
+        #expect(ok == .frame(length: short.count, inline: true))
+    }
+
+    @Test("the multibulk count limit is configurable")
+    func multibulkLimit() {
+        let parser = RequestParser(maxMultibulkCount: 2)
+        let ok = bytes("*2\r\n$4\r\nECHO\r\n$1\r\na\r\n")
+        #expect(ok.withUnsafeBufferPointer { parser.parse($0.baseAddress!, count: $0.count) } == .frame(length: ok.count, inline: false))
+        let tooMany = bytes("*3\r\n")
+        #expect(tooMany.withUnsafeBufferPointer { parser.parse($0.baseAddress!, count: $0.count) } == .error(.invalidMultibulkLength))
+    }
+
+    @Test("expected '$' shows the byte as Redis does: CR and LF as spaces, others raw")
+    func expectedDollarBytes() {
+        #expect(ProtocolError.expectedDollar(got: 13).reply == bytes("-ERR Protocol error: expected '$', got ' '\r\n"))
+        #expect(ProtocolError.expectedDollar(got: 10).message == "ERR Protocol error: expected '$', got ' '")
+        #expect(ProtocolError.expectedDollar(got: 0xFF).reply
+                == bytes("-ERR Protocol error: expected '$', got '") + [0xFF] + bytes("'\r\n"))
+        #expect(ProtocolError.invalidBulkLength.reply == bytes("-ERR Protocol error: invalid bulk length\r\n"))
+    }
+
     @Test("many arguments grow the offset tables")
     func manyArguments() {
         var s = "*2001\r\n$4\r\nMSET\r\n"
