@@ -57,6 +57,8 @@ final class BackendConnection {
         /// When the request was first held (0: never): its failover-hold-ms deadline runs from
         /// here however often it is resent and held again.
         var firstHeld: Double = 0
+        /// The worker's clock when the request was queued here (backend latency).
+        var queuedAt: UInt64 = 0
     }
 
     /// The worker outlives every connection it owns: no reference counting on this link.
@@ -84,6 +86,8 @@ final class BackendConnection {
     private var reconnectAttempts = 0
     /// Since when the oldest unanswered request has waited (0: nothing is waiting).
     private var waitingSince = 0.0
+    /// This node's latency histogram on this worker (shared connections only).
+    private let latency: NodeLatency?
 
     var pendingCount: Int { inFlight.count }
 
@@ -100,6 +104,23 @@ final class BackendConnection {
         self.protocolVersion = protocolVersion
         self.kind = kind
         self.owner = owner
+        self.latency = kind == .shared ? worker.stats.latency.latency(for: address) : nil
+    }
+
+    /// The state as the metrics name it.
+    var stateName: String {
+        switch state {
+        case .idle: return "idle"
+        case .connecting: return "connecting"
+        case .ready: return "ready"
+        case .down: return "down"
+        }
+    }
+
+    /// Opens the connection ahead of any request (idle, or down and due for another try).
+    func warm() {
+        guard state == .idle || (!isDown(at: worker.now) && state != .ready && state != .connecting) else { return }
+        if connect() && inFlight.isEmpty { waitingSince = worker.now }
     }
 
     // MARK: - Requests
@@ -123,7 +144,7 @@ final class BackendConnection {
         }
         inFlight.append(InFlight(client: client, sequence: sequence, length: frame.count, hops: hops, part: part,
                                  slot: slot, idempotent: idempotent, attempts: attempts, readOnly: readOnly,
-                                 leadingReplies: leadingReplies, firstHeld: firstHeld))
+                                 leadingReplies: leadingReplies, firstHeld: firstHeld, queuedAt: worker.clock))
         markDirty()
         return true
     }
@@ -190,6 +211,7 @@ final class BackendConnection {
             }
             state = .ready
             reconnectAttempts = 0
+            if inFlight.isEmpty { waitingSince = 0 }  // a warmed connection waits for nothing
             event_add(readEvent, nil)
             worker.stats.backendConnects.add(1)
             worker.backendReconnected()
@@ -205,6 +227,7 @@ final class BackendConnection {
         while output.readableCount > sentCount {
             let n = write(fd, output.readPointer + sentCount, output.readableCount - sentCount)
             if n > 0 {
+                worker.stats.backendBytesOut.add(n)
                 if kind == .pubsub {
                     // Nothing to resend later: what is written is done with.
                     output.consume(n)
@@ -227,15 +250,18 @@ final class BackendConnection {
     // MARK: - Reading
 
     fileprivate func onReadable() {
+        worker.stampClock()
         if input.isEmpty {
             let n = read(fd, worker.scratch, worker.scratchSize)
             guard n > 0 else { return readFailed(n) }
+            worker.stats.backendBytesIn.add(n)
             let consumed = process(worker.scratch, count: n)
             if consumed < n && state == .ready { input.append(worker.scratch + consumed, n - consumed) }
         } else {
             input.reserveWritable(max(16 * 1024, scanner.bytesNeeded - input.readableCount))
             let n = read(fd, input.writePointer, input.writableCount)
             guard n > 0 else { return readFailed(n) }
+            worker.stats.backendBytesIn.add(n)
             input.didWrite(n)
             let consumed = process(input.readPointer, count: input.readableCount)
             guard state == .ready else { return }
@@ -295,6 +321,7 @@ final class BackendConnection {
             sentCount -= entry.length
         }
         guard let client = entry.client else { return }
+        if let latency { latency.record(microseconds: Int(truncatingIfNeeded: (worker.clock &- entry.queuedAt) / 1000)) }
         if let redirection = batchRedirection {
             // A queued command was redirected, so EXEC was aborted: resend the whole batch.
             batchRedirection = nil
@@ -338,7 +365,8 @@ final class BackendConnection {
                 }
             }
         }
-        client.deliver(entry.sequence, part: entry.part, reply)
+        client.deliver(entry.sequence, part: entry.part, reply,
+                       request: UnsafeRawBufferPointer(start: output.readPointer, count: entry.length))
         if kind == .dedicated && inFlight.isEmpty { owner?.ownConnectionIdle(self) }
     }
 

@@ -27,6 +27,7 @@ extension ClientSession {
         }
         let merge = PendingMerge(.rule(spec.policy.merge), parts: plan.parts.count, partName: "slots",
                                  keyOrdinals: plan.parts.map(\.keyOrdinals), keyCount: plan.keyCount)
+        keepSlowlogArguments(merge)
         let sequence = replies.append(merge: merge)
         for (index, part) in plan.parts.enumerated() {
             part.request.withUnsafeBytes {
@@ -59,6 +60,7 @@ extension ClientSession {
             return
         }
         let merge = PendingMerge(finish, parts: primaries.count, partName: "primaries")
+        keepSlowlogArguments(merge)
         let sequence = replies.append(merge: merge)
         for (index, node) in primaries.enumerated() {
             guard let slot = worker.slotMap.firstSlot(ownedBy: node) else { continue }
@@ -82,10 +84,19 @@ extension ClientSession {
             request += Array("$\(bytes.count)\r\n".utf8) + bytes + [13, 10]
         }
         let merge = PendingMerge(.scan(cursor.slot), parts: 1, partName: "primaries")
+        keepSlowlogArguments(merge)
         let sequence = replies.append(merge: merge)
         request.withUnsafeBytes {
             worker.send($0, client: self, sequence: sequence, part: 0, slot: cursor.slot.rawValue, idempotent: true,
                         protocolVersion: protocolVersion)
+        }
+    }
+
+    /// A split or fanned-out request's arguments, for its slow log entry (its bytes are gone
+    /// by the time the last part answers).
+    private func keepSlowlogArguments(_ merge: PendingMerge) {
+        if worker.slowlogThreshold != Int.max, let frame = dispatchFrame {
+            merge.slowlogFrame = Array(frame)
         }
     }
 

@@ -23,6 +23,9 @@ final class PendingMerge {
     let keyOrdinals: [[Int]]
     let keyCount: Int
     private(set) var parts: [[UInt8]?]
+    /// The request's bytes for the slow log (one copy, parsed only if it turns out slow),
+    /// kept only while the slow log is on.
+    var slowlogFrame: [UInt8]?
     private var remaining: Int
 
     init(_ finish: Finish, parts: Int, partName: String, keyOrdinals: [[Int]] = [], keyCount: Int = 0) {

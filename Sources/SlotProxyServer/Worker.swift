@@ -31,7 +31,7 @@ final class Worker {
     private var viewGeneration: Int
 
     let backends: BackendPool
-    let stats = WorkerStats()
+    let stats: WorkerStats
     /// Settings read on the request path, copied once (reading `context.config` copies the
     /// whole configuration).
     let readFrom: ReadFrom
@@ -62,6 +62,15 @@ final class Worker {
     /// The loop's clock (monotonic seconds), read once per iteration.
     private(set) var now = MonotonicClock.coarseSeconds()
     private var held = HoldQueue<HeldRequest>()
+    /// The fine clock (monotonic ns), read once per read callback and tick, not per request:
+    /// command durations and backend latencies are measured against it (Worker+Metrics).
+    var clock: UInt64 = MonotonicClock.nanoseconds()
+    /// slowlog-log-slower-than in microseconds; Int.max when the slow log is off.
+    let slowlogThreshold: Int
+    /// Per `NameRegistry.commands` number: `CommandTiming` bits (blocking, skip_slowlog).
+    var commandTiming: [UInt8] = []
+    /// Error prefixes this worker has seen, with their `NameRegistry.errors` numbers.
+    var errorKinds: [(prefix: [UInt8], index: Int)] = []
     private var maintenanceEvent: OpaquePointer?
     private var maintenanceTicks = 0
 
@@ -71,6 +80,8 @@ final class Worker {
         self.readFrom = context.config.readFrom
         self.failoverHoldSeconds = Double(context.config.failoverHoldMs) / 1000
         self.clientQueryBufferLimit = context.config.clientQueryBufferLimit
+        self.stats = WorkerStats(slowlogCapacity: context.config.slowlogMaxLen)
+        self.slowlogThreshold = context.config.slowlogLogSlowerThan < 0 ? Int.max : context.config.slowlogLogSlowerThan
         guard let base = event_base_new() else { throw SocketError("event_base_new failed") }
         self.base = base
         let view = context.store.current()
@@ -78,6 +89,7 @@ final class Worker {
         self.slotMap = view.slotMap
         self.viewGeneration = view.generation
         self.scratch = .allocate(capacity: scratchSize)
+        self.commandTiming = Self.commandTiming(view.commands)
         self.backends = BackendPool()
         backends.worker = self
         slotMapChanged()
@@ -145,7 +157,9 @@ final class Worker {
             let fd = slotproxy_accept(listenFD)
             if fd < 0 { return }
             Socket.configureStream(fd, keepAliveSeconds: context.config.tcpKeepalive)
+            stats.connectionsReceived.add(1)
             if !context.admitClient() {
+                stats.connectionsRejected.add(1)
                 let msg: StaticString = "-ERR max number of clients reached\r\n"
                 _ = write(fd, msg.utf8Start, msg.utf8CodeUnitCount)
                 close(fd)
@@ -161,6 +175,7 @@ final class Worker {
         let generation = context.store.generation
         guard generation != viewGeneration else { return }
         let newView = context.store.current()
+        if newView.commands !== view.commands { commandTiming = Self.commandTiming(newView.commands) }
         view = newView
         slotMap = newView.slotMap
         viewGeneration = newView.generation
@@ -182,8 +197,11 @@ final class Worker {
     /// Every 100 ms: held requests, backend timeouts; every second: idle clients.
     fileprivate func onTick() {
         now = MonotonicClock.coarseSeconds()
+        clock = MonotonicClock.nanoseconds()
         adoptNewestView()
         releaseHeld()
+        warmPrimaries()
+        publishBackendStates()
         if !resubscribing.isEmpty {
             for (id, client) in resubscribing where client.retryResubscribe() { resubscribing[id] = nil }
         }
@@ -244,7 +262,7 @@ final class Worker {
     /// Follows a MOVED or ASK reply: the request goes to the named node, behind ASKING for ASK.
     func redirect(_ redirection: Redirection, request: [UInt8], client: ClientSession,
                   entry: BackendConnection.InFlight, from backend: BackendConnection) {
-        stats.redirections.add(1)
+        if case .ask = redirection { stats.askRedirections.add(1) } else { stats.movedRedirections.add(1) }
         var entry = entry
         entry.hops &+= 1
         guard entry.hops <= ProxyContext.maxRedirections else {
@@ -358,6 +376,7 @@ final class Worker {
                               attempts: entry.attempts &+ (notBefore > 0 ? 1 : 0), readOnly: entry.readOnly,
                               leadingReplies: entry.leadingReplies, firstHeld: since),
                   deadline: since + holdSeconds, notBefore: notBefore)
+        stats.heldNow.set(held.count)
         context.topology?.requestRefresh()
     }
 
@@ -381,6 +400,7 @@ final class Worker {
     /// their deadline with an error.
     func releaseHeld() {
         guard !held.isEmpty else { return }
+        defer { stats.heldNow.set(held.count) }
         let (ready, expired) = held.drain(now: now) { request in
             guard !request.client.closed else { return true }
             if case .unavailable = target(slot: request.slot, readOnly: request.readOnly,
