@@ -66,20 +66,20 @@ public struct MetricDescriptor: Sendable {
     public let labels: [String]
     public let help: String
     public let info: [InfoPlacement]
-    /// Recorded values are multiplied by this for Prometheus (microseconds recorded, seconds
-    /// exported); INFO shows the recorded value.
-    public let scale: Double
+    /// Recorded values are divided by this for Prometheus (microseconds recorded, seconds
+    /// exported: 1e6); INFO shows the recorded value.
+    public let divisor: Double
 
     public var name: String { metric.rawValue }
 
-    init(_ metric: Metric, _ kind: MetricKind, labels: [String] = [], info: [InfoPlacement] = [], scale: Double = 1,
+    init(_ metric: Metric, _ kind: MetricKind, labels: [String] = [], info: [InfoPlacement] = [], divisor: Double = 1,
          _ help: String) {
         self.metric = metric
         self.kind = kind
         self.labels = labels
         self.help = help
         self.info = info
-        self.scale = scale
+        self.divisor = divisor
     }
 }
 
@@ -109,7 +109,7 @@ public enum MetricTable {
               "Commands received from clients (known commands with the right number of arguments)."),
         .init(.commandCalls, .counter, labels: ["command"], info: [.commandstat("calls")],
               "Commands answered, by command (container|subcommand for subcommands)."),
-        .init(.commandDuration, .counter, labels: ["command"], info: [.commandstat("usec")], scale: 1e-6,
+        .init(.commandDuration, .counter, labels: ["command"], info: [.commandstat("usec")], divisor: 1e6,
               "Time from a request parsed to its reply queued to the client, summed, by command."),
         .init(.commandRejected, .counter, labels: ["command"], info: [.commandstat("rejected_calls")],
               "Commands refused before they ran (NOAUTH, CROSSSLOT, refused commands...), by command."),
@@ -145,7 +145,7 @@ public enum MetricTable {
               "Connections established to cluster nodes."),
         .init(.backendConnections, .gauge, labels: ["node", "state"],
               "Shared backend connections by node (host:port) and state (ready, connecting, down, idle), over all workers."),
-        .init(.backendLatency, .histogram, labels: ["node"], scale: 1e-6,
+        .init(.backendLatency, .histogram, labels: ["node"], divisor: 1e6,
               "Backend round trip: from the loop iteration that queued a request on a shared connection to the read that brought its reply."),
         // MARK: Cluster view
         .init(.primaries, .gauge, info: [.field(section: "cluster", name: "slotproxy_primaries")],
@@ -164,4 +164,24 @@ public enum MetricTable {
     }
 
     private static let byMetric: [Metric: MetricDescriptor] = Dictionary(uniqueKeysWithValues: all.map { ($0.metric, $0) })
+}
+
+extension MetricTable {
+    /// The reference table of docs/METRICS.md (between its metrics-table markers), generated
+    /// from `all` so the documentation cannot drift (MetricTableTests checks it).
+    public static func markdownReference() -> String {
+        var out = "| metric | type | labels | INFO | help |\n|---|---|---|---|---|\n"
+        for d in all {
+            let info = d.info.map { placement -> String in
+                switch placement {
+                case .field(let section, let name): return "`\(name)` (\(section))"
+                case .commandstat(let key): return "`cmdstat_<command>:\(key)`"
+                case .errorstat: return "`errorstat_<kind>:count`"
+                }
+            }.joined(separator: ", ")
+            let labels = d.labels.map { "`\($0)`" }.joined(separator: ", ")
+            out += "| `\(d.name)` | \(d.kind.rawValue) | \(labels) | \(info) | \(d.help) |\n"
+        }
+        return out
+    }
 }

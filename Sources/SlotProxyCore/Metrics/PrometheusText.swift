@@ -1,7 +1,7 @@
 // Renders a MetricsSnapshot in the Prometheus text exposition format 0.0.4: for every row of
 // MetricTable, `# HELP` and `# TYPE` lines, then one line per label set; histograms as
 // cumulative `_bucket{le=…}` lines plus `_sum` and `_count`. Values recorded in microseconds
-// are scaled to seconds here (the descriptor's `scale`).
+// are turned into seconds here (the descriptor's `divisor`).
 
 public enum PrometheusText {
     /// The Content-Type of this format.
@@ -19,17 +19,17 @@ public enum PrometheusText {
                     for i in 0..<LatencyBuckets.count {
                         cumulative += i < h.buckets.count ? h.buckets[i] : 0
                         let le = i < LatencyBuckets.finiteCount
-                            ? number(Double(LatencyBuckets.upperBound(i)) * d.scale) : "+Inf"
+                            ? number(Double(LatencyBuckets.upperBound(i)) / d.divisor) : "+Inf"
                         out += "\(d.name)_bucket{\(base.isEmpty ? "" : base + ",")le=\"\(le)\"} \(cumulative)\n"
                     }
                     let braces = base.isEmpty ? "" : "{\(base)}"
-                    out += "\(d.name)_sum\(braces) \(number(h.sum * d.scale))\n"
+                    out += "\(d.name)_sum\(braces) \(number(h.sum / d.divisor))\n"
                     out += "\(d.name)_count\(braces) \(h.count)\n"
                 }
             } else {
                 for (labels, value) in snapshot.samples(d.metric) {
                     let base = labelPairs(d.labels, labels)
-                    out += "\(d.name)\(base.isEmpty ? "" : "{\(base)}") \(number(value * d.scale))\n"
+                    out += "\(d.name)\(base.isEmpty ? "" : "{\(base)}") \(number(value / d.divisor))\n"
                 }
             }
         }
