@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <unistd.h>
 #include <errno.h>
+#include <malloc.h>
 
 #include <event2/event.h>
 #include <event2/thread.h>

@@ -66,6 +66,8 @@ final class BackendConnection {
         /// When the request was first held (0: never): its failover-hold-ms deadline runs from
         /// here however often it is resent and held again.
         var firstHeld: Double = 0
+        /// The worker's clock when the request was queued here (backend latency).
+        var queuedAt: UInt64 = 0
     }
 
     /// The worker outlives every connection it owns: no reference counting on this link.
@@ -104,6 +106,8 @@ final class BackendConnection {
     private var pausedFeeders: [ClientSession] = []
     /// When this connection last logged reaching backend-max-inflight.
     private var saturationLoggedAt = -Double.infinity
+    /// This node's latency histogram on this worker (shared connections only).
+    private let latency: NodeLatency?
 
     var pendingCount: Int { inFlight.count }
 
@@ -121,6 +125,23 @@ final class BackendConnection {
         self.protocolVersion = protocolVersion
         self.kind = kind
         self.owner = owner
+        self.latency = kind == .shared ? worker.stats.latency.latency(for: address) : nil
+    }
+
+    /// The state as the metrics name it.
+    var stateName: String {
+        switch state {
+        case .idle: return "idle"
+        case .connecting: return "connecting"
+        case .ready: return "ready"
+        case .down: return "down"
+        }
+    }
+
+    /// Opens the connection ahead of any request (idle, or down and due for another try).
+    func warm() {
+        guard state == .idle || (!isDown(at: worker.now) && state != .ready && state != .connecting) else { return }
+        if connect() && inFlight.isEmpty { waitingSince = worker.now }
     }
 
     // MARK: - Requests
@@ -145,7 +166,7 @@ final class BackendConnection {
         }
         inFlight.append(InFlight(client: client, sequence: sequence, length: frame.count, hops: hops, part: part,
                                  slot: slot, idempotent: idempotent, attempts: attempts, readOnly: readOnly,
-                                 leadingReplies: leadingReplies, firstHeld: firstHeld))
+                                 leadingReplies: leadingReplies, firstHeld: firstHeld, queuedAt: worker.clock))
         if inFlight.count >= worker.backendMaxInflight, kind == .shared, let client { pauseFeeder(client) }
         markDirty()
         return true
@@ -252,6 +273,7 @@ final class BackendConnection {
             }
             state = .ready
             reconnectAttempts = 0
+            if inFlight.isEmpty { waitingSince = 0 }  // a warmed connection waits for nothing
             event_add(readEvent, nil)
             worker.stats.backendConnects.add(1)
             worker.backendReconnected()
@@ -267,6 +289,7 @@ final class BackendConnection {
         while output.readableCount > sentCount {
             let n = write(fd, output.readPointer + sentCount, output.readableCount - sentCount)
             if n > 0 {
+                worker.stats.backendBytesOut.add(n)
                 if kind == .pubsub {
                     // Nothing to resend later: what is written is done with.
                     output.consume(n)
@@ -289,15 +312,18 @@ final class BackendConnection {
     // MARK: - Reading
 
     fileprivate func onReadable() {
+        worker.stampClock()
         if input.isEmpty {
             let n = read(fd, worker.scratch, worker.scratchSize)
             guard n > 0 else { return readFailed(n) }
+            worker.stats.backendBytesIn.add(n)
             let consumed = process(worker.scratch, count: n)
             if consumed < n && state == .ready { input.append(worker.scratch + consumed, n - consumed) }
         } else {
             input.reserveWritable(max(16 * 1024, scanner.bytesNeeded - input.readableCount))
             let n = read(fd, input.writePointer, input.writableCount)
             guard n > 0 else { return readFailed(n) }
+            worker.stats.backendBytesIn.add(n)
             input.didWrite(n)
             let consumed = process(input.readPointer, count: input.readableCount)
             guard state == .ready else { return }
@@ -360,6 +386,7 @@ final class BackendConnection {
             if probing && inFlight.isEmpty { probeAnswered() }
             return
         }
+        if let latency { latency.record(microseconds: Int(truncatingIfNeeded: (worker.clock &- entry.queuedAt) / 1000)) }
         if !pausedFeeders.isEmpty && inFlight.count <= worker.backendResumeInflight { resumeFeeders() }
         if let redirection = batchRedirection {
             // A queued command was redirected, so EXEC was aborted: resend the whole batch.
@@ -404,7 +431,8 @@ final class BackendConnection {
                 }
             }
         }
-        client.deliver(entry.sequence, part: entry.part, reply)
+        client.deliver(entry.sequence, part: entry.part, reply,
+                       request: UnsafeRawBufferPointer(start: output.readPointer, count: entry.length))
         if kind == .dedicated && inFlight.isEmpty { owner?.ownConnectionIdle(self) }
     }
 

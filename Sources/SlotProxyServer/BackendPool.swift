@@ -73,6 +73,17 @@ final class BackendPool {
         }
     }
 
+    /// Every shared connection and its state, for the metrics.
+    func linkStates() -> [BackendLinkState] {
+        var out: [BackendLinkState] = []
+        for node in byAddress.values {
+            for c in [node.resp2, node.resp3] {
+                if let c { out.append(BackendLinkState(address: c.address, state: c.stateName)) }
+            }
+        }
+        return out
+    }
+
     func closeAll() {
         for node in byAddress.values {
             node.resp2?.close()

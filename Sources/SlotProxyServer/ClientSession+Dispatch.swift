@@ -13,6 +13,13 @@ extension ClientSession {
     static let crossSlotError = "CROSSSLOT Keys in request don't hash to the same slot"
 
     func dispatch(_ args: RequestArguments, frame: UnsafeRawBufferPointer) {
+        dispatchArguments = args
+        dispatchFrame = frame
+        defer {
+            replies.command = -1
+            dispatchArguments = nil
+            dispatchFrame = nil
+        }
         if replyMode != .on {
             // CLIENT REPLY OFF / SKIP: this command's reply is dropped (SKIP: only this one).
             replies.silencing = true
@@ -35,8 +42,10 @@ extension ClientSession {
             return
         }
         worker.stats.commands.add(1)
+        replies.command = Int32(truncatingIfNeeded: spec.statsIndex)
+        replies.started = worker.clock
         if !authenticated && !spec.flags.contains(.noAuth) {
-            respondError("NOAUTH Authentication required.")
+            reject(spec, "NOAUTH Authentication required.")
             return
         }
         if let tx = transaction, !Self.transactionControl.contains(spec.name) {
@@ -44,7 +53,7 @@ extension ClientSession {
             return
         }
         if subscribed && protocolVersion == 2 && !Self.allowedWhileSubscribed.contains(spec.name) {
-            respondError("ERR Can't execute '\(spec.name)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+            reject(spec, "ERR Can't execute '\(spec.name)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
             return
         }
         if subscribed && spec.name == "ping", let link = pubsubLink ?? shardLinks.first {
@@ -69,8 +78,15 @@ extension ClientSession {
                 routeByKey(spec, args, frame)
             }
         case .refused(let error):
-            respondError(error)
+            reject(spec, error)
         }
+    }
+
+    /// Refuses a command before it runs: counted as a rejected call, as Redis does.
+    func reject(_ spec: CommandSpec, _ message: String) {
+        worker.commandRejected(spec.statsIndex)
+        replies.command = -1
+        respondError(message)
     }
 
     @inline(__always)
@@ -85,7 +101,7 @@ extension ClientSession {
             forwardToAnyPrimary(frame, idempotent: spec.policy.idempotent)
         case .crossSlot:
             if spec.policy.merge == .none {
-                respondError(Self.crossSlotError)
+                reject(spec, Self.crossSlotError)
             } else {
                 split(spec, args)
             }

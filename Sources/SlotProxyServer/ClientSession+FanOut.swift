@@ -29,6 +29,7 @@ extension ClientSession {
         }
         let merge = worker.merges.take(.rule(spec.policy.merge), parts: planner.partCount, partName: "slots")
         if spec.policy.merge == .keyOrder { merge.parts.setKeyOrdinals(from: planner) }
+        keepSlowlogArguments(merge)
         let sequence = replies.append(merge: merge)
         let idempotent = spec.policy.idempotent, readOnly = spec.flags.contains(.readonly)
         for p in 0..<planner.partCount {
@@ -60,6 +61,7 @@ extension ClientSession {
             return
         }
         let merge = worker.merges.take(finish, parts: primaries.count, partName: "primaries")
+        keepSlowlogArguments(merge)
         let sequence = replies.append(merge: merge)
         for (index, node) in primaries.enumerated() {
             guard let slot = worker.slotMap.firstSlot(ownedBy: node) else { continue }
@@ -83,10 +85,19 @@ extension ClientSession {
             request += Array("$\(bytes.count)\r\n".utf8) + bytes + [13, 10]
         }
         let merge = worker.merges.take(.scan(cursor.slot), parts: 1, partName: "primaries")
+        keepSlowlogArguments(merge)
         let sequence = replies.append(merge: merge)
         request.withUnsafeBytes {
             worker.send($0, client: self, sequence: sequence, part: 0, slot: cursor.slot.rawValue, idempotent: true,
                         protocolVersion: protocolVersion)
+        }
+    }
+
+    /// A split or fanned-out request's arguments, for its slow log entry (its bytes are gone
+    /// by the time the last part answers): copied into the merge's reusable buffer.
+    private func keepSlowlogArguments(_ merge: PendingMerge) {
+        if worker.slowlogThreshold != Int.max, let frame = dispatchFrame {
+            merge.keepSlowlogFrame(frame)
         }
     }
 

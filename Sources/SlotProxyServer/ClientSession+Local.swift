@@ -1,5 +1,5 @@
 // Commands the proxy answers itself, because they are about the client's own connection
-// (HELLO, AUTH, SELECT, CLIENT SETNAME…) or about the proxy (INFO). Replies match Redis's,
+// (HELLO, AUTH, SELECT, CLIENT SETNAME…) or about the proxy (INFO, SLOWLOG: +Info). Replies match Redis's,
 // so client handshakes (redis-py's HELLO 3 + CLIENT SETINFO, redis-cli's) just work.
 // Other clients (CLIENT LIST, KILL) are in +Clients, the cluster as the proxy presents it
 // and administrative commands in +Cluster.
@@ -20,6 +20,10 @@ extension ClientSession {
         "auth": { s, a in s.auth(a) },
         "reset": { s, _ in s.reset() },
         "info": { s, a in s.info(a) },
+        "slowlog|get": { s, a in s.slowlogGet(a) },
+        "slowlog|len": { s, _ in s.slowlogLen() },
+        "slowlog|reset": { s, _ in s.slowlogReset() },
+        "slowlog|help": { s, _ in s.slowlogHelp() },
         "client|setname": { s, a in s.setName(a[2]) },
         "client|getname": { s, _ in
             s.respond(s.name.map { RESPReply.bulk($0) } ?? RESPReply.null(protocolVersion: s.protocolVersion))
@@ -213,72 +217,6 @@ extension ClientSession {
             ?? ClientInfo(id: id, address: "?", localAddress: "?", fd: fd, name: name ?? "", protocolVersion: protocolVersion)
         info.lastCommand = command
         return info
-    }
-
-    // MARK: - INFO
-
-    private func info(_ args: RequestArguments) {
-        let context = worker.context
-        let uptime = Int(MonotonicClock.seconds() - context.startedAt)
-        let stats = context.workers.map(\.stats)
-        let view = worker.view
-        var sections: [(String, [(String, String)])] = [
-            ("Server", [
-                ("redis_version", view.redisVersion),
-                ("redis_mode", "standalone"),
-                ("proxy", "slotproxy"),
-                ("process_id", "\(getpid())"),
-                ("tcp_port", "\(context.config.port)"),
-                ("uptime_in_seconds", "\(uptime)"),
-                ("uptime_in_days", "\(uptime / 86400)"),
-                ("io_threads_active", "\(context.config.threads)"),
-            ]),
-            ("Clients", [
-                ("connected_clients", "\(context.connectedClients)"),
-                ("maxclients", "\(context.config.maxClients)"),
-                ("blocked_clients", "\(context.blockedClients.load(ordering: .relaxed))"),
-            ]),
-            ("Stats", [
-                ("total_commands_processed", "\(stats.reduce(0) { $0 + $1.commands.current })"),
-                ("total_net_input_bytes", "\(stats.reduce(0) { $0 + $1.bytesIn.current })"),
-                ("total_net_output_bytes", "\(stats.reduce(0) { $0 + $1.bytesOut.current })"),
-                ("redirections", "\(stats.reduce(0) { $0 + $1.redirections.current })"),
-                ("retries", "\(stats.reduce(0) { $0 + $1.retries.current })"),
-                ("held_requests", "\(stats.reduce(0) { $0 + $1.heldRequests.current })"),
-                ("backend_connects", "\(stats.reduce(0) { $0 + $1.backendConnects.current })"),
-                ("topology_refreshes", "\(context.topology?.refreshes.current ?? 0)"),
-                ("failovers_detected", "\(context.topology?.failovers.current ?? 0)"),
-            ]),
-            ("Cluster", [
-                ("cluster_enabled", "0"),
-                ("slotproxy_primaries", "\(view.slotMap.primaries.count)"),
-                ("slotproxy_slots_assigned", "\(view.slotMap.assignedSlotCount)"),
-                ("slotproxy_slot_map_complete", view.slotMap.isComplete ? "1" : "0"),
-            ]),
-        ]
-        if let counter = Self.allocationCounter {
-            // Only under the test suite's preloaded counter (Tests/alloc-counter).
-            if let i = sections.firstIndex(where: { $0.0 == "Stats" }) {
-                sections[i].1.append(("allocations", "\(counter.pointee)"))
-            }
-        }
-        var wantsKeyspace = true
-        if args.count > 1 {
-            let wanted = Set((1..<args.count).map { args.string($0).lowercased() })
-            if !wanted.contains("all") && !wanted.contains("everything") && !wanted.contains("default") {
-                sections = sections.filter { wanted.contains($0.0.lowercased()) }
-                wantsKeyspace = wanted.contains("keyspace")
-            }
-        }
-        let text = sections.map { name, fields in
-            "# \(name)\r\n" + fields.map { "\($0):\($1)\r\n" }.joined()
-        }.joined(separator: "\r\n")
-        if wantsKeyspace {
-            // The dataset is the sum of every primary's keyspace.
-            fanOut(RESPValueEncoder.command(["INFO", "keyspace"]), finish: .info(text))
-        } else {
-            respond(infoReply(text))
-        }
     }
 
     /// The preloaded allocation counter's count, when the test suite preloads it.

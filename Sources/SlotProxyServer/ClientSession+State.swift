@@ -411,6 +411,11 @@ extension ClientSession {
     /// sent) when the node cannot be reached.
     func sendToPubSub(_ link: BackendConnection, _ frame: UnsafeRawBufferPointer) -> Bool {
         guard link.enqueue(frame, client: self, sequence: 0) else { return false }
+        if replies.command >= 0 {
+            // Its replies come as pushes, not matched to it: counted now, untimed.
+            _ = worker.commandDone(Int(replies.command), started: 0, reply: UnsafeRawBufferPointer(start: nil, count: 0))
+            replies.command = -1
+        }
         _ = Self.syncMarker.withUnsafeBytes { link.enqueue($0, client: self, sequence: 0) }
         pubsubMarkers[ObjectIdentifier(link), default: 0] += 1
         awaitingPubSub = true

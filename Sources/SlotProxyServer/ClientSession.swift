@@ -77,7 +77,13 @@ final class ClientSession {
     /// the nodes' confirmations.
     var subscriptionCounts: [String: Int] = [:]
     /// In subscribed mode (RESP2 allows only the subscription commands, PING, QUIT, RESET).
-    var subscribed = false
+    var subscribed = false {
+        didSet { if subscribed != oldValue { worker.stats.pubsubClients.add(subscribed ? 1 : -1) } }
+    }
+    /// The arguments of the request being dispatched (nil outside dispatch): a local reply's
+    /// slow log entry takes them.
+    var dispatchArguments: RequestArguments?
+    var dispatchFrame: UnsafeRawBufferPointer?
     /// Marker PINGs sent behind pub/sub commands, per pub/sub connection, not yet answered.
     var pubsubMarkers: [ObjectIdentifier: Int] = [:]
     /// True while requests wait for a pub/sub command's replies (ClientSession+State).
@@ -119,6 +125,7 @@ final class ClientSession {
 
     fileprivate func onReadable() {
         guard !closed else { return }
+        worker.stampClock()
         lastActiveTick = worker.tick
         record?.noteActivity(worker.now)
         if input.isEmpty {
@@ -233,6 +240,13 @@ final class ClientSession {
 
     /// A reply known now (local answer or error), queued behind any reply still owed.
     func respond(_ bytes: [UInt8]) {
+        if replies.command >= 0 {
+            // The reply of the command being dispatched (a local answer or a refusal).
+            bytes.withUnsafeBytes { completed(Int(replies.command), started: replies.started, reply: $0, request: nil) }
+            replies.command = -1
+        } else if bytes.first == UInt8(ascii: "-") {
+            bytes.withUnsafeBytes { worker.countError($0) }
+        }
         if replies.isEmpty {
             guard !replies.silencing else { return }
             output.append(bytes)
@@ -248,8 +262,14 @@ final class ClientSession {
 
     /// A backend's reply for request `sequence`.
     @inline(__always)
-    func deliver(_ sequence: UInt64, _ reply: UnsafeRawBufferPointer) {
+    func deliver(_ sequence: UInt64, _ reply: UnsafeRawBufferPointer, request: UnsafeRawBufferPointer? = nil) {
         guard !closed else { return }
+        let timing = replies.timing(for: sequence)
+        if timing.command >= 0 {
+            completed(Int(timing.command), started: timing.started, reply: reply, request: request, sequence: sequence)
+        } else if reply.count > 0 && reply[0] == UInt8(ascii: "-") {
+            worker.countError(reply)
+        }
         if sequence == replies.headSequence {
             if !replies.headDiscards { output.append(reply) }
             replies.removeHead()
@@ -262,9 +282,10 @@ final class ClientSession {
 
     /// A backend's reply for part `part` of request `sequence` (-1: the whole request).
     @inline(__always)
-    func deliver(_ sequence: UInt64, part: Int32, _ reply: UnsafeRawBufferPointer) {
+    func deliver(_ sequence: UInt64, part: Int32, _ reply: UnsafeRawBufferPointer,
+                 request: UnsafeRawBufferPointer? = nil) {
         if part < 0 {
-            deliver(sequence, reply)
+            deliver(sequence, reply, request: request)
         } else {
             deliverPart(sequence, Int(part), reply)
         }
@@ -272,6 +293,30 @@ final class ClientSession {
 
     func deliverError(_ sequence: UInt64, part: Int32 = -1, _ message: String) {
         RESPReply.error(message).withUnsafeBytes { deliver(sequence, part: part, $0) }
+    }
+
+    /// Counts a command whose reply is queued now; logs it when slow. The arguments come from
+    /// the request's bytes (forwarded), the request being dispatched (local) or the merge's
+    /// copy (split and fanned-out requests).
+    @inline(__always)
+    private func completed(_ command: Int, started: UInt64, reply: UnsafeRawBufferPointer,
+                           request: UnsafeRawBufferPointer?, sequence: UInt64 = 0) {
+        let micros = worker.commandDone(command, started: started, reply: reply)
+        if micros >= worker.slowlogThreshold { logSlow(micros, request: request, sequence: sequence) }
+    }
+
+    private func logSlow(_ micros: Int, request: UnsafeRawBufferPointer?, sequence: UInt64) {
+        let arguments: [[UInt8]]
+        if let request {
+            arguments = SlowLog.truncatedArguments(frame: request)
+        } else if let args = dispatchArguments {
+            arguments = SlowLog.truncatedArguments(args)
+        } else if let merge = replies.merge(for: sequence), merge.hasSlowlogFrame {
+            arguments = merge.slowlogFrame.withUnsafeBytes { SlowLog.truncatedArguments(frame: $0) }
+        } else {
+            arguments = []
+        }
+        worker.logSlow(micros: micros, arguments: arguments, client: self)
     }
 
     @inline(__always)

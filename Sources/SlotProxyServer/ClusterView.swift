@@ -63,17 +63,47 @@ final class Counter: Sendable {
         value.store(value.load(ordering: .relaxed) &+ n, ordering: .relaxed)
     }
 
+    /// For gauges kept by one thread.
+    @inline(__always)
+    func set(_ n: Int) {
+        value.store(n, ordering: .relaxed)
+    }
+
     var current: Int { value.load(ordering: .relaxed) }
 }
 
-/// Statistics of one worker.
+/// Statistics of one worker: written only by its thread (plain load + store of relaxed
+/// atomics: no locked instruction on the request path), read by any (INFO, /metrics), which
+/// sums every worker's at read time. See WorkerMetrics.swift for the labelled ones.
 final class WorkerStats: Sendable {
     let bytesIn = Counter()
     let bytesOut = Counter()
+    let backendBytesIn = Counter()
+    let backendBytesOut = Counter()
     let commands = Counter()
-    let redirections = Counter()
+    let movedRedirections = Counter()
+    let askRedirections = Counter()
     let backendConnects = Counter()
     let retries = Counter()
     let heldRequests = Counter()
+    /// Requests held now (a gauge: the worker stores its HoldQueue's count).
+    let heldNow = Counter()
     let connectionsReceived = Counter()
+    let connectionsRejected = Counter()
+    /// Clients of this worker in subscribed mode now (a gauge).
+    let pubsubClients = Counter()
+    /// calls, usec, rejected_calls, failed_calls per `NameRegistry.commands` number.
+    let commandStats = AtomicCounters(count: NameRegistry.commands.capacity * CommandStat.width)
+    /// Error replies per `NameRegistry.errors` number.
+    let errorStats = AtomicCounters(count: NameRegistry.errors.capacity)
+    /// Backend round trips per node (shared connections).
+    let latency = LatencyRegistry()
+    /// The worker's shared backend connections, published on its 100 ms tick.
+    let backendStates = Mutex<[BackendLinkState]>([])
+    /// The worker's slow log (slowlog-log-slower-than); locked only to add a slow entry.
+    let slowlog: Mutex<SlowLog>
+
+    init(slowlogCapacity: Int) {
+        slowlog = Mutex(SlowLog(capacity: slowlogCapacity))
+    }
 }

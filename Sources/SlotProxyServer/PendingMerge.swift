@@ -24,12 +24,24 @@ final class PendingMerge {
     /// What a part is, for error texts ("slots", "primaries").
     private(set) var partName = "parts"
     var parts = ReplyParts()
+    /// The request's bytes for the slow log (one copy, parsed only if it turns out slow),
+    /// kept only while the slow log is on; the buffer is reused with the merge.
+    private(set) var slowlogFrame: [UInt8] = []
+    private(set) var hasSlowlogFrame = false
 
     /// Starts collecting `count` parts (a pooled object is reset with its buffers kept).
     func reset(_ finish: Finish, parts count: Int, partName: String) {
         self.finish = finish
         self.partName = partName
         parts.reset(parts: count)
+        hasSlowlogFrame = false
+    }
+
+    /// Keeps a copy of the request for the slow log.
+    func keepSlowlogFrame(_ frame: UnsafeRawBufferPointer) {
+        slowlogFrame.removeAll(keepingCapacity: true)
+        slowlogFrame.append(contentsOf: frame)
+        hasSlowlogFrame = true
     }
 
     /// Records part `index`; true when it was the last one missing.
@@ -55,6 +67,9 @@ struct MergePool {
     /// Returns a merge whose reply was delivered. Only called once the client's ReplyQueue
     /// no longer names it, so a late duplicate part can never reach the next user.
     mutating func recycle(_ merge: PendingMerge) {
-        if free.count < limit && merge.parts.bufferCapacity <= largestKeptBuffer { free.append(merge) }
+        if free.count < limit && merge.parts.bufferCapacity <= largestKeptBuffer
+            && merge.slowlogFrame.capacity <= largestKeptBuffer {
+            free.append(merge)
+        }
     }
 }

@@ -12,6 +12,8 @@ public final class Proxy {
     private let context: ProxyContext
     private var workerThreads: [Thread] = []
     private let finished = DispatchGroup()
+    /// The admin HTTP endpoint (/metrics, /healthz, /readyz), when metrics-port is set.
+    private let admin: AdminServer?
 
     /// Prepares the proxy; throws when a listener cannot be bound.
     public init(config: ProxyConfig, logger: Logger) throws {
@@ -19,9 +21,12 @@ public final class Proxy {
         signal(SIGPIPE, SIG_IGN)
         let initial = ClusterView(generation: 0, slotMap: SlotMap(), commands: CommandTable.snapshot,
                                   resolved: [:], redisVersion: "7.0.0")
-        context = ProxyContext(config: config, logger: logger, store: ClusterViewStore(initial))
+        let context = ProxyContext(config: config, logger: logger, store: ClusterViewStore(initial))
+        self.context = context
         context.topology = TopologyManager(context: context)
         context.workers = try (0..<config.threads).map { try Worker(index: $0, context: context) }
+        admin = config.metricsPort == 0 ? nil
+            : try AdminServer(context: context, host: config.metricsBind, port: config.metricsPort)
     }
 
     /// Serves until SIGINT or SIGTERM, then stops every thread and returns.
@@ -49,6 +54,7 @@ public final class Proxy {
             workerThreads.append(t)
             t.start()
         }
+        admin?.start()
         logger.notice("slotproxy ready", metadata: [
             "port": "\(context.config.port)", "bind": "\(context.config.bind)",
             "threads": "\(context.config.threads)", "pid": "\(getpid())",
@@ -63,6 +69,7 @@ public final class Proxy {
             logger.notice("shutting down", metadata: ["signal": "\(received)"])
             break
         }
+        admin?.stop()
         context.topology?.stop()
         for worker in context.workers { worker.stop() }
         _ = finished.wait(timeout: .now() + 5)

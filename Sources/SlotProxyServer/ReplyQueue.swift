@@ -19,10 +19,18 @@ struct ReplyQueue {
         var merge: PendingMerge?
         /// Taken under CLIENT REPLY OFF/SKIP: the reply is dropped when its turn comes.
         var discard = false
+        /// The command's `NameRegistry.commands` number (-1: not counted) and the worker's
+        /// clock when it was parsed: counted when its reply arrives (Worker+Metrics).
+        var command: Int32 = -1
+        var started: UInt64 = 0
     }
 
     /// Set while dispatching a command whose reply the client turned off (CLIENT REPLY).
     var silencing = false
+    /// The command being dispatched (-1 outside dispatch) and when it was parsed: every entry
+    /// pushed meanwhile is that command's reply.
+    var command: Int32 = -1
+    var started: UInt64 = 0
 
     /// The head's reply is to be dropped, not written.
     var headDiscards: Bool { count > 0 && entries[head].discard }
@@ -62,6 +70,8 @@ struct ReplyQueue {
         if count == entries.count { grow() }
         var entry = entry
         entry.discard = silencing
+        entry.command = command
+        entry.started = started
         entries[(head + count) & (entries.count - 1)] = entry
         count += 1
         return headSequence &+ UInt64(count - 1)
@@ -72,6 +82,15 @@ struct ReplyQueue {
         let offset = Int(sequence &- headSequence)
         guard offset >= 0 && offset < count else { return nil }
         return entries[(head + offset) & (entries.count - 1)].merge
+    }
+
+    /// The command and parse time of request `sequence` (command -1 when not counted).
+    @inline(__always)
+    func timing(for sequence: UInt64) -> (command: Int32, started: UInt64) {
+        let offset = Int(truncatingIfNeeded: sequence &- headSequence)
+        guard offset >= 0 && offset < count else { return (-1, 0) }
+        let e = entries[(head &+ offset) & (entries.count &- 1)]
+        return (e.command, e.started)
     }
 
     /// Holds a reply that arrived before the ones ahead of it.

@@ -31,7 +31,7 @@ final class Worker {
     private var viewGeneration: Int
 
     let backends: BackendPool
-    let stats = WorkerStats()
+    let stats: WorkerStats
     /// Splits cross-slot requests; reused for every one (ClientSession+FanOut).
     let splitPlanner = SplitPlanner()
     /// Finished merges kept for reuse, and the buffer merged replies are written into.
@@ -87,6 +87,15 @@ final class Worker {
     /// Paused clients to read from again, resumed between iterations (never from inside a
     /// callback that is walking another connection's buffers).
     private var pendingResumes: [(client: ClientSession, reason: ClientSession.PauseReason)] = []
+    /// The fine clock (monotonic ns), read once per read callback and tick, not per request:
+    /// command durations and backend latencies are measured against it (Worker+Metrics).
+    var clock: UInt64 = MonotonicClock.nanoseconds()
+    /// slowlog-log-slower-than in microseconds; Int.max when the slow log is off.
+    let slowlogThreshold: Int
+    /// Per `NameRegistry.commands` number: `CommandTiming` bits (blocking, skip_slowlog).
+    var commandTiming: [UInt8] = []
+    /// Error prefixes this worker has seen, with their `NameRegistry.errors` numbers.
+    var errorKinds: [(prefix: [UInt8], index: Int)] = []
     private var maintenanceEvent: OpaquePointer?
     private var maintenanceTicks = 0
 
@@ -108,6 +117,8 @@ final class Worker {
         self.backendTimeoutMs = config.backendTimeoutMs
         self.connectTimeoutMs = config.connectTimeoutMs
         self.idleTimeout = config.timeout
+        self.stats = WorkerStats(slowlogCapacity: config.slowlogMaxLen)
+        self.slowlogThreshold = config.slowlogLogSlowerThan < 0 ? Int.max : config.slowlogLogSlowerThan
         guard let base = event_base_new() else { throw SocketError("event_base_new failed") }
         self.base = base
         let view = context.store.current()
@@ -115,6 +126,7 @@ final class Worker {
         self.slotMap = view.slotMap
         self.viewGeneration = view.generation
         self.scratch = .allocate(capacity: scratchSize)
+        self.commandTiming = Self.commandTiming(view.commands)
         self.backends = BackendPool()
         backends.worker = self
         slotMapChanged()
@@ -182,7 +194,9 @@ final class Worker {
             let fd = slotproxy_accept(listenFD)
             if fd < 0 { return }
             Socket.configureStream(fd, keepAliveSeconds: context.config.tcpKeepalive)
+            stats.connectionsReceived.add(1)
             if !context.admitClient() {
+                stats.connectionsRejected.add(1)
                 let msg: StaticString = "-ERR max number of clients reached\r\n"
                 _ = write(fd, msg.utf8Start, msg.utf8CodeUnitCount)
                 close(fd)
@@ -207,6 +221,7 @@ final class Worker {
         let generation = context.store.generation
         guard generation != viewGeneration else { return }
         let newView = context.store.current()
+        if newView.commands !== view.commands { commandTiming = Self.commandTiming(newView.commands) }
         view = newView
         slotMap = newView.slotMap
         viewGeneration = newView.generation
@@ -228,8 +243,11 @@ final class Worker {
     /// Every 100 ms: held requests, backend timeouts; every second: idle clients.
     fileprivate func onTick() {
         now = MonotonicClock.coarseSeconds()
+        clock = MonotonicClock.nanoseconds()
         adoptNewestView()
         releaseHeld()
+        warmPrimaries()
+        publishBackendStates()
         if !resubscribing.isEmpty {
             for (id, client) in resubscribing where client.retryResubscribe() { resubscribing[id] = nil }
         }
@@ -317,7 +335,7 @@ final class Worker {
     /// Follows a MOVED or ASK reply: the request goes to the named node, behind ASKING for ASK.
     func redirect(_ redirection: Redirection, request: [UInt8], client: ClientSession,
                   entry: BackendConnection.InFlight, from backend: BackendConnection) {
-        stats.redirections.add(1)
+        if case .ask = redirection { stats.askRedirections.add(1) } else { stats.movedRedirections.add(1) }
         var entry = entry
         entry.hops &+= 1
         guard entry.hops <= ProxyContext.maxRedirections else {
@@ -431,6 +449,7 @@ final class Worker {
                               attempts: entry.attempts &+ (notBefore > 0 ? 1 : 0), readOnly: entry.readOnly,
                               leadingReplies: entry.leadingReplies, firstHeld: since),
                   deadline: since + holdSeconds, notBefore: notBefore)
+        stats.heldNow.set(held.count)
         context.topology?.requestRefresh()
     }
 
@@ -454,6 +473,7 @@ final class Worker {
     /// their deadline with an error.
     func releaseHeld() {
         guard !held.isEmpty else { return }
+        defer { stats.heldNow.set(held.count) }
         let (ready, expired) = held.drain(now: now) { request in
             guard !request.client.closed else { return true }
             if case .unavailable = target(slot: request.slot, readOnly: request.readOnly,

@@ -31,6 +31,8 @@ public final class CommandSpec: Sendable {
     public let hasIncompleteKeySpecs: Bool
     /// How the proxy routes this command and merges its replies (Routing/CommandPolicy).
     public let policy: CommandPolicy
+    /// This command's number in `NameRegistry.commands`: where workers count its calls.
+    public let statsIndex: Int
 
     // Hot-path forms, built once in init.
     let compiledKeySpecs: [CompiledKeySpec]
@@ -63,6 +65,7 @@ public final class CommandSpec: Sendable {
         self.wrongArityError = "ERR wrong number of arguments for '\(lower)' command"
         self.hasIncompleteKeySpecs = keySpecs.contains { $0.isIncomplete }
         self.policy = CommandPolicy.resolve(name: lower, flags: flags, tips: tips, hasKeys: !keySpecs.isEmpty)
+        self.statsIndex = NameRegistry.commands.index(for: lower)
 
         var pool: [UInt8] = []
         self.compiledKeySpecs = keySpecs.map { CompiledKeySpec($0, pool: &pool) }

@@ -183,6 +183,29 @@ extension ConfigDirective {
             refused.
             """),
 
+        // MARK: Observability
+        .integer("metrics-port", \.metricsPort, default: 0, range: 0...65535, help: """
+            The port of the admin HTTP endpoint: /metrics (Prometheus text format),
+            /healthz (200 while the process serves) and /readyz (200 when every slot has a
+            primary and every primary a live connection, else 503 with the reason).
+            0 = no endpoint. docs/METRICS.md lists every metric.
+            """),
+        .string("metrics-bind", \.metricsBind, default: "127.0.0.1", help: """
+            The address the admin HTTP endpoint listens on. Loopback by default; a pod
+            whose kubelet probes /healthz and /readyz, or a Prometheus outside the pod,
+            needs the pod's address or 0.0.0.0.
+            """),
+        .integer("slowlog-log-slower-than", \.slowlogLogSlowerThan, default: 10000, range: -1...Int(Int32.max), help: """
+            The proxy's own slow log (SLOWLOG GET/LEN/RESET) records commands that took at
+            least this many microseconds, from the request parsed to its reply queued to
+            the client. -1 = off, 0 = every command. The nodes' own slow logs are not
+            touched.
+            """),
+        .integer("slowlog-max-len", \.slowlogMaxLen, default: 128, range: 0...1_000_000, help: """
+            The newest slow log entries kept (each worker keeps this many; SLOWLOG GET
+            shows at most this many).
+            """),
+
         // MARK: Logging
         .choice("loglevel", \.logLevel, default: LogLevel.notice, help: """
             How much to log: debug, verbose, notice or warning (from most to least).

@@ -60,6 +60,14 @@ public struct ProxyConfig: Equatable, Sendable {
     public var backendPassword: String = ""
     /// `allow-admin-commands`: send CONFIG SET and other administrative commands to every primary.
     public var allowAdminCommands: Bool = false
+    /// `metrics-port`: the admin HTTP port (/metrics, /healthz, /readyz); 0 = off.
+    public var metricsPort: Int = 0
+    /// `metrics-bind`: the address the admin HTTP endpoint listens on.
+    public var metricsBind: String = ""
+    /// `slowlog-log-slower-than`: microseconds; negative = off, 0 = every command.
+    public var slowlogLogSlowerThan: Int = 0
+    /// `slowlog-max-len`: entries each worker's slow log keeps.
+    public var slowlogMaxLen: Int = 0
     /// `loglevel`.
     public var logLevel: LogLevel = .notice
     /// `logfile`: path to append logs to; "" = standard error.

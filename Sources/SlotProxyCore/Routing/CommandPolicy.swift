@@ -112,9 +112,10 @@ extension CommandPolicy {
         t["config|set"] = .administrative(.allOK)
         t["config|resetstat"] = .administrative(.allOK)
         t["config|rewrite"] = .administrative(.allOK)
-        t["slowlog|get"] = .administrative(.union)
-        t["slowlog|len"] = .administrative(.sum)
-        t["slowlog|reset"] = .administrative(.allOK)
+        // SLOWLOG is the proxy's own (Metrics/SlowLog): the nodes' slow logs are theirs.
+        for name in ["slowlog|get", "slowlog|len", "slowlog|reset", "slowlog|help"] {
+            t[name] = .local
+        }
         t["latency|reset"] = .administrative(.sum)
         t["latency|latest"] = .administrative(.union)
         // Multi-key commands split per slot and merged (never one sub-request per key).

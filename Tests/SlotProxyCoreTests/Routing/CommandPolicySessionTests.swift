@@ -32,7 +32,6 @@ struct CommandPolicySessionTests {
     @Test("administrative commands wait for allow-admin-commands, with a merge rule for every primary")
     func administrative() {
         for (name, merge) in [("config|set", ReplyMerge.allOK), ("config|resetstat", .allOK), ("config|rewrite", .allOK),
-                              ("slowlog|reset", .allOK), ("slowlog|len", .sum), ("slowlog|get", .union),
                               ("latency|reset", .sum), ("acl|setuser", .allOK), ("bgsave", .allOK), ("module|load", .allOK)] {
             #expect(policy(name)?.administrative == true, "\(name)")
             #expect(policy(name)?.route == .local, "\(name)")
