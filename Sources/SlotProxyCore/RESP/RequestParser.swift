@@ -113,6 +113,8 @@ public final class RequestParser {
                 guard let cr = findCR(base, from: 1, count: count) else {
                     return count > maxInlineLength ? .error(.tooBigMultibulkCountString) : .needMore
                 }
+                // Too long is too long however the line arrived (see parseInline).
+                if cr > maxInlineLength { return .error(.tooBigMultibulkCountString) }
                 guard cr + 1 < count else { return .needMore }
                 guard let n = parseInteger(base + 1, cr - 1), n <= maxMultibulkCount else {
                     return .error(.invalidMultibulkLength)
@@ -131,6 +133,7 @@ public final class RequestParser {
                 guard let cr = findCR(base, from: position + 1, count: count) else {
                     return count - position > maxInlineLength ? .error(.tooBigBulkCountString) : .needMore
                 }
+                if cr - position > maxInlineLength { return .error(.tooBigBulkCountString) }
                 guard cr + 1 < count else { return .needMore }
                 guard let n = parseInteger(base + position + 1, cr - position - 1), n >= 0, n <= maxBulkLength else {
                     return .error(.invalidBulkLength)
@@ -167,6 +170,10 @@ public final class RequestParser {
             return count > maxInlineLength ? .error(.tooBigInlineRequest) : .needMore
         }
         position = 0
+        // Redis refuses a line past the limit only when a read ends inside it, so its answer
+        // depends on how the client's bytes were cut; refusing it whenever it is longer than
+        // the limit gives the one answer a client would get with bytes arriving one by one.
+        if newline > maxInlineLength { return .error(.tooBigInlineRequest) }
         var end = newline
         if end > 0 && base[end - 1] == UInt8(ascii: "\r") { end -= 1 }
         guard let args = InlineSplitter.split(UnsafeBufferPointer(start: base, count: end)) else {
