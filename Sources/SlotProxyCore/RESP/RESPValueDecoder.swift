@@ -75,7 +75,8 @@ public enum RESPValueDecoder {
         case UInt8(ascii: "$"), UInt8(ascii: "="), UInt8(ascii: "!"):
             let n = try count(header)
             if n < 0 { return .null }
-            guard buf.count - i >= n + 2 else { i = start; return nil }
+            // Compared this way round so that no length, however large, overflows.
+            guard buf.count - i - 2 >= n else { i = start; return nil }
             let body = Array(buf[i..<(i + n)])
             i += n + 2
             if type == UInt8(ascii: "!") { return .error(String(decoding: body, as: UTF8.self)) }
@@ -93,7 +94,10 @@ public enum RESPValueDecoder {
             return .array(items)
         case UInt8(ascii: "%"), UInt8(ascii: "|"):
             let n = try count(header)
-            guard let items = try aggregate(n * 2) else { return nil }
+            // Found by FuzzReplyParser: `|9223372036854775807` overflowed n * 2 and trapped.
+            let (values, overflow) = n.multipliedReportingOverflow(by: 2)
+            guard !overflow else { throw RESPDecodingError("bad length '\(header)'") }
+            guard let items = try aggregate(values) else { return nil }
             if type == UInt8(ascii: "|") { return .attribute(items) }
             return .map(items)
         case UInt8(ascii: "_"): return .null

@@ -20,4 +20,13 @@ struct RESPValueDecoderTests {
         }
         #expect(try RESPValueDecoder.decode(input)?.length == input.count)
     }
+
+    @Test("a count or length too large for any reply is refused, not a crash")
+    func hugeLengths() {
+        // Found by FuzzReplyParser: `|9223372036854775807` overflowed n * 2 and trapped.
+        #expect(throws: RESPDecodingError.self) { try RESPValueDecoder.decode(Array("|9223372036854775807\r\n".utf8)) }
+        #expect(throws: RESPDecodingError.self) { try RESPValueDecoder.decode(Array("%9223372036854775807\r\n".utf8)) }
+        #expect(try RESPValueDecoder.decode(Array("$9223372036854775807\r\nabc\r\n".utf8)) == nil)
+        #expect(try RESPValueDecoder.decode(Array("*9223372036854775807\r\n:1\r\n".utf8)) == nil)
+    }
 }
