@@ -7,24 +7,29 @@ import Testing
 
 @Suite("Fuzz corpus replay")
 struct FuzzCorpusTests {
+    /// Tests/fuzz/corpus, found from this file's path.
     static let corpus: String = {
-        let file = "\(#filePath)"
-        let tests = file[..<file.range(of: "/SlotProxyFuzzTests/")!.lowerBound]
-        return "\(tests)/fuzz/corpus"
+        var parts = "\(#filePath)".split(separator: "/", omittingEmptySubsequences: false)
+        parts.removeLast(2)  // SlotProxyFuzzTests/FuzzCorpusTests.swift
+        return parts.joined(separator: "/") + "/fuzz/corpus"
     }()
 
-    static let harnesses: [(name: String, run: (UnsafeRawBufferPointer) -> Void)] = [
-        ("FuzzRequestParser", RequestParserFuzz.run),
-        ("FuzzReplyParser", ReplyParserFuzz.run),
-        ("FuzzKeyExtraction", KeyExtractionFuzz.run),
-        ("FuzzSplitPlan", SplitPlanFuzz.run),
-    ]
+    static let targets = ["FuzzRequestParser", "FuzzReplyParser", "FuzzKeyExtraction", "FuzzSplitPlan"]
 
-    @Test("every corpus input of every target keeps its harness's invariants", arguments: 0..<4)
-    func replay(_ index: Int) throws {
-        let (name, run) = Self.harnesses[index]
-        let files = FuzzDriver.files(at: "\(Self.corpus)/\(name)")
-        #expect(files.count >= 10, "the \(name) corpus holds \(files.count) inputs")
+    static func harness(_ target: String) -> (UnsafeRawBufferPointer) -> Void {
+        switch target {
+        case "FuzzRequestParser": return RequestParserFuzz.run
+        case "FuzzReplyParser": return ReplyParserFuzz.run
+        case "FuzzKeyExtraction": return KeyExtractionFuzz.run
+        default: return SplitPlanFuzz.run
+        }
+    }
+
+    @Test("every corpus input of every target keeps its harness's invariants", arguments: targets)
+    func replay(_ target: String) throws {
+        let run = Self.harness(target)
+        let files = FuzzDriver.files(at: "\(Self.corpus)/\(target)")
+        #expect(files.count >= 10, "the \(target) corpus holds \(files.count) inputs")
         for file in files {
             let bytes = try #require(FuzzDriver.readFile(file), "cannot read \(file)")
             bytes.withUnsafeBytes { run($0) }
@@ -33,7 +38,7 @@ struct FuzzCorpusTests {
 
     @Test("an empty input and a lone byte are handled by every harness")
     func tinyInputs() {
-        for (_, run) in Self.harnesses {
+        for run in Self.targets.map(Self.harness) {
             for bytes: [UInt8] in [[], [0], [10], [13], [42], [36]] {
                 bytes.withUnsafeBytes { run($0) }
             }

@@ -22,7 +22,7 @@ struct RESPValueDecoderTests {
     }
 
     @Test("a count or length too large for any reply is refused, not a crash")
-    func hugeLengths() {
+    func hugeLengths() throws {
         // Found by FuzzReplyParser: `|9223372036854775807` overflowed n * 2 and trapped.
         #expect(throws: RESPDecodingError.self) { try RESPValueDecoder.decode(Array("|9223372036854775807\r\n".utf8)) }
         #expect(throws: RESPDecodingError.self) { try RESPValueDecoder.decode(Array("%9223372036854775807\r\n".utf8)) }
