@@ -51,7 +51,12 @@ public enum RESPValueDecoder {
         return n
     }
 
-    private static func decode(_ buf: UnsafeBufferPointer<UInt8>, _ i: inout Int) throws -> RESPValue? {
+    /// How deeply aggregates may nest. Redis's replies nest a few levels; the decoder recurses
+    /// per level, so a node's reply nested 100,000 deep would otherwise overflow the stack.
+    public static let maxDepth = 512
+
+    private static func decode(_ buf: UnsafeBufferPointer<UInt8>, _ i: inout Int, depth: Int = 0) throws -> RESPValue? {
+        guard depth <= maxDepth else { throw RESPDecodingError("values nested deeper than \(maxDepth) levels") }
         guard i < buf.count else { return nil }
         let start = i
         let type = buf[i]
@@ -61,7 +66,7 @@ public enum RESPValueDecoder {
             var items: [RESPValue] = []
             items.reserveCapacity(max(0, min(n, 1 << 16)))
             for _ in 0..<max(0, n) {
-                guard let v = try decode(buf, &i) else { i = start; return nil }
+                guard let v = try decode(buf, &i, depth: depth + 1) else { i = start; return nil }
                 items.append(v)
             }
             return items
