@@ -53,5 +53,19 @@ let package = Package(
             name: "SlotProxyCoreTests",
             dependencies: ["SlotProxyCore"]
         ),
+
+        // Fuzzing (docs/HARDENING.md, scripts/fuzz): the harnesses live in SlotProxyFuzz, one
+        // executable per entry point. Built plainly they replay inputs given as arguments; built
+        // with `-Xswiftc -sanitize=fuzzer,address --product Fuzz…` they run libFuzzer.
+        .target(name: "CFuzzDriver", path: "Tests/fuzz/CFuzzDriver"),
+        .target(name: "SlotProxyFuzz", dependencies: ["SlotProxyCore", "CFuzzDriver"], path: "Tests/fuzz/SlotProxyFuzz"),
+        .executableTarget(name: "FuzzRequestParser", dependencies: ["SlotProxyFuzz"], path: "Tests/fuzz/FuzzRequestParser"),
+        .executableTarget(name: "FuzzReplyParser", dependencies: ["SlotProxyFuzz"], path: "Tests/fuzz/FuzzReplyParser"),
+        .executableTarget(name: "FuzzKeyExtraction", dependencies: ["SlotProxyFuzz"], path: "Tests/fuzz/FuzzKeyExtraction"),
+        .executableTarget(name: "FuzzSplitPlan", dependencies: ["SlotProxyFuzz"], path: "Tests/fuzz/FuzzSplitPlan"),
+        .testTarget(
+            name: "SlotProxyFuzzTests",
+            dependencies: ["SlotProxyFuzz", "SlotProxyCore"]
+        ),
     ]
 )

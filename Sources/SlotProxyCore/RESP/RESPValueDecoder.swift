@@ -51,7 +51,12 @@ public enum RESPValueDecoder {
         return n
     }
 
-    private static func decode(_ buf: UnsafeBufferPointer<UInt8>, _ i: inout Int) throws -> RESPValue? {
+    /// How deeply aggregates may nest. Redis's replies nest a few levels; the decoder recurses
+    /// per level, so a node's reply nested 100,000 deep would otherwise overflow the stack.
+    public static let maxDepth = 512
+
+    private static func decode(_ buf: UnsafeBufferPointer<UInt8>, _ i: inout Int, depth: Int = 0) throws -> RESPValue? {
+        guard depth <= maxDepth else { throw RESPDecodingError("values nested deeper than \(maxDepth) levels") }
         guard i < buf.count else { return nil }
         let start = i
         let type = buf[i]
@@ -61,7 +66,7 @@ public enum RESPValueDecoder {
             var items: [RESPValue] = []
             items.reserveCapacity(max(0, min(n, 1 << 16)))
             for _ in 0..<max(0, n) {
-                guard let v = try decode(buf, &i) else { i = start; return nil }
+                guard let v = try decode(buf, &i, depth: depth + 1) else { i = start; return nil }
                 items.append(v)
             }
             return items
@@ -75,7 +80,8 @@ public enum RESPValueDecoder {
         case UInt8(ascii: "$"), UInt8(ascii: "="), UInt8(ascii: "!"):
             let n = try count(header)
             if n < 0 { return .null }
-            guard buf.count - i >= n + 2 else { i = start; return nil }
+            // Compared this way round so that no length, however large, overflows.
+            guard buf.count - i - 2 >= n else { i = start; return nil }
             let body = Array(buf[i..<(i + n)])
             i += n + 2
             if type == UInt8(ascii: "!") { return .error(String(decoding: body, as: UTF8.self)) }
@@ -93,7 +99,10 @@ public enum RESPValueDecoder {
             return .array(items)
         case UInt8(ascii: "%"), UInt8(ascii: "|"):
             let n = try count(header)
-            guard let items = try aggregate(n * 2) else { return nil }
+            // Found by FuzzReplyParser: `|9223372036854775807` overflowed n * 2 and trapped.
+            let (values, overflow) = n.multipliedReportingOverflow(by: 2)
+            guard !overflow else { throw RESPDecodingError("bad length '\(header)'") }
+            guard let items = try aggregate(values) else { return nil }
             if type == UInt8(ascii: "|") { return .attribute(items) }
             return .map(items)
         case UInt8(ascii: "_"): return .null

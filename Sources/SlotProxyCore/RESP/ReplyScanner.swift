@@ -61,7 +61,9 @@ public struct ReplyScanner {
                     position = lineEnd
                     remaining -= 1
                 } else {
-                    let end = lineEnd + Int(n) + 2
+                    // A length no buffer could hold is not RESP (and would overflow the sum).
+                    let (end, overflow) = (lineEnd + 2).addingReportingOverflow(Int(n))
+                    guard !overflow else { return .malformed }
                     guard count >= end else {
                         position = lineEnd
                         bulkEnd = end
@@ -71,18 +73,21 @@ public struct ReplyScanner {
                     remaining -= 1
                 }
             case UInt8(ascii: "*"), UInt8(ascii: "~"), UInt8(ascii: ">"):
-                guard let n = parseInteger(base + position + 1, cr - position - 1) else { return .malformed }
+                guard let n = parseInteger(base + position + 1, cr - position - 1),
+                      let more = Self.adding(n > 0 ? Int(n) : 0, times: 1, to: remaining) else { return .malformed }
                 position = lineEnd
-                remaining += n > 0 ? Int(n) - 1 : -1
+                remaining = more - 1
             case UInt8(ascii: "%"):
-                guard let n = parseInteger(base + position + 1, cr - position - 1), n >= 0 else { return .malformed }
+                guard let n = parseInteger(base + position + 1, cr - position - 1), n >= 0,
+                      let more = Self.adding(Int(n), times: 2, to: remaining) else { return .malformed }
                 position = lineEnd
-                remaining += 2 * Int(n) - 1
+                remaining = more - 1
             case UInt8(ascii: "|"):
                 // An attribute is not a value of its own: the value it describes follows.
-                guard let n = parseInteger(base + position + 1, cr - position - 1), n >= 0 else { return .malformed }
+                guard let n = parseInteger(base + position + 1, cr - position - 1), n >= 0,
+                      let more = Self.adding(Int(n), times: 2, to: remaining) else { return .malformed }
                 position = lineEnd
-                remaining += 2 * Int(n)
+                remaining = more
             default:
                 return .malformed
             }
@@ -90,5 +95,14 @@ public struct ReplyScanner {
         let length = position
         reset()
         return .complete(length: length)
+    }
+
+    /// `remaining + count * times`, or nil when that overflows: a count no reply could hold
+    /// (found by FuzzReplyParser: `%9223372036854775807` trapped the proxy).
+    @inline(__always)
+    private static func adding(_ count: Int, times: Int, to remaining: Int) -> Int? {
+        let (values, o1) = count.multipliedReportingOverflow(by: times)
+        let (sum, o2) = remaining.addingReportingOverflow(values)
+        return o1 || o2 ? nil : sum
     }
 }

@@ -113,6 +113,8 @@ public final class RequestParser {
                 guard let cr = findCR(base, from: 1, count: count) else {
                     return count > maxInlineLength ? .error(.tooBigMultibulkCountString) : .needMore
                 }
+                // Too long is too long however the line arrived (see parseInline).
+                if cr > maxInlineLength { return .error(.tooBigMultibulkCountString) }
                 guard cr + 1 < count else { return .needMore }
                 guard let n = parseInteger(base + 1, cr - 1), n <= maxMultibulkCount else {
                     return .error(.invalidMultibulkLength)
@@ -131,6 +133,7 @@ public final class RequestParser {
                 guard let cr = findCR(base, from: position + 1, count: count) else {
                     return count - position > maxInlineLength ? .error(.tooBigBulkCountString) : .needMore
                 }
+                if cr - position > maxInlineLength { return .error(.tooBigBulkCountString) }
                 guard cr + 1 < count else { return .needMore }
                 guard let n = parseInteger(base + position + 1, cr - position - 1), n >= 0, n <= maxBulkLength else {
                     return .error(.invalidBulkLength)

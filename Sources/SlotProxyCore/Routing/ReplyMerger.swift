@@ -69,7 +69,8 @@ public enum ReplyMerger {
                 for i in stride(from: 0, to: e.count, by: 2) {
                     guard let n = integer(Array(e[i + 1])) else { return unexpected(p) }
                     if totals[e[i]] == nil { order.append(e[i]) }
-                    totals[e[i], default: 0] += n
+                    // Wrapping, as for .sum: a node's count must never trap the proxy.
+                    totals[e[i], default: 0] &+= n
                 }
             }
             var out = RESPReply.arrayHeader(order.count * 2)

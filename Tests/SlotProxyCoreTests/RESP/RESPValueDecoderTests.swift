@@ -20,4 +20,21 @@ struct RESPValueDecoderTests {
         }
         #expect(try RESPValueDecoder.decode(input)?.length == input.count)
     }
+
+    @Test("a count or length too large for any reply is refused, not a crash")
+    func hugeLengths() throws {
+        // Found by FuzzReplyParser: `|9223372036854775807` overflowed n * 2 and trapped.
+        #expect(throws: RESPDecodingError.self) { try RESPValueDecoder.decode(Array("|9223372036854775807\r\n".utf8)) }
+        #expect(throws: RESPDecodingError.self) { try RESPValueDecoder.decode(Array("%9223372036854775807\r\n".utf8)) }
+        #expect(try RESPValueDecoder.decode(Array("$9223372036854775807\r\nabc\r\n".utf8)) == nil)
+        #expect(try RESPValueDecoder.decode(Array("*9223372036854775807\r\n:1\r\n".utf8)) == nil)
+    }
+
+    @Test("values nested deeper than maxDepth are refused instead of overflowing the stack")
+    func deepNesting() throws {
+        let deep = Array((String(repeating: "*1\r\n", count: 200_000) + ":1\r\n").utf8)
+        #expect(throws: RESPDecodingError.self) { try RESPValueDecoder.decode(deep) }
+        let fine = Array((String(repeating: "*1\r\n", count: RESPValueDecoder.maxDepth) + ":1\r\n").utf8)
+        #expect(try RESPValueDecoder.decode(fine)?.length == fine.count)
+    }
 }

@@ -42,6 +42,19 @@ struct ReplyScannerTests {
         }
     }
 
+    @Test("a count or length too large for any reply is malformed, not a crash", arguments: [
+        "%9223372036854775807\r\n", "|9223372036854775807\r\n", "*9223372036854775807\r\n*9223372036854775807\r\n",
+        "$9223372036854775807\r\n", "=9223372036854775806\r\n", "*2\r\n%4611686018427387904\r\n",
+    ])
+    func hugeCounts(input: String) {
+        // Found by FuzzReplyParser: `%9223372036854775807` overflowed the value counter and trapped.
+        var scanner = ReplyScanner()
+        let bytes = Array(input.utf8)
+        bytes.withUnsafeBufferPointer { b in
+            #expect(scanner.scan(b.baseAddress!, count: b.count) == .malformed)
+        }
+    }
+
     @Test("rejects bytes that are not RESP")
     func malformed() {
         var scanner = ReplyScanner()

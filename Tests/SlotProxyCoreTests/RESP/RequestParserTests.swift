@@ -164,6 +164,22 @@ struct RequestParserTests {
         #expect(ProtocolError.invalidBulkLength.reply == bytes("-ERR Protocol error: invalid bulk length\r\n"))
     }
 
+    @Test("a line longer than the inline limit is refused however the bytes arrive", arguments: [[], [5], [40]])
+    func tooBigLineInOneRead(chunks: [Int]) {
+        // Found by FuzzRequestParser: the limit held only when a read ended inside the line.
+        let parser = { RequestParser(maxInlineLength: 32) }
+        let long = String(repeating: "v", count: 40)
+        #expect(parseAll(bytes("SET k \(long)\r\n"), chunks: chunks, parser: parser()).1 == .tooBigInlineRequest)
+        #expect(parseAll(bytes("*1\(String(repeating: "0", count: 40))\r\n"), chunks: chunks, parser: parser()).1
+                == .tooBigMultibulkCountString)
+        #expect(parseAll(bytes("*1\r\n$\(String(repeating: "0", count: 40))3\r\nGET\r\n"), chunks: chunks,
+                         parser: parser()).1 == .tooBigBulkCountString)
+        // At the limit exactly, still a request.
+        let (frames, error) = parseAll(bytes("SET k \(String(repeating: "v", count: 25))\r\n"), chunks: chunks,
+                                       parser: parser())
+        #expect(error == nil && frames.count == 1)
+    }
+
     @Test("many arguments grow the offset tables")
     func manyArguments() {
         var s = "*2001\r\n$4\r\nMSET\r\n"

@@ -183,4 +183,11 @@ struct ReplyMergerTests {
         #expect(text(merged) == "*4\r\n$2\r\nch\r\n:5\r\n$1\r\nx\r\n:1\r\n")
         #expect(text(ReplyMerger.merge(.pairSum, parts: [b("*1\r\n:1\r\n")])).hasPrefix("-ERR slotproxy: unexpected reply"))
     }
+
+    @Test("pairSum wraps a count past Int64 instead of trapping")
+    func pairSumOverflow() {
+        // Seen while writing FuzzSplitPlan: `+=` trapped on two counts of Int64.max.
+        let part = b("*2\r\n$2\r\nch\r\n:9223372036854775807\r\n")
+        #expect(text(ReplyMerger.merge(.pairSum, parts: [part, part])) == "*2\r\n$2\r\nch\r\n:-2\r\n")
+    }
 }
