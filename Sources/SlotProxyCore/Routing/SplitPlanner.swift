@@ -32,11 +32,12 @@ public final class SplitPlanner {
     private var grouped: [Int32] = []
     /// Scratch for the counting sort: the next free position of each part in `grouped`.
     private var fill: [Int32] = []
-    /// Per slot: its part + 1 in the current plan, 0 when none (reset after each plan).
-    private var partOfSlot: [Int32]
+    /// Per slot: its part + 1 in the current plan, 0 when none (reset after each plan). Made
+    /// on the first request with many keys; a few keys find their part by a linear search.
+    private var partOfSlot: [Int32] = []
+    private static let linearSearchLimit = 32
 
     public init() {
-        partOfSlot = [Int32](repeating: 0, count: HashSlot.count)
         buffer = .allocate(capacity: capacity)
     }
 
@@ -61,19 +62,28 @@ public final class SplitPlanner {
         keyPart.removeAll(keepingCapacity: true)
         partSlot.removeAll(keepingCapacity: true)
         partStart.removeAll(keepingCapacity: true)
+        let indexed = keyCount > Self.linearSearchLimit
+        if indexed && partOfSlot.isEmpty { partOfSlot = [Int32](repeating: 0, count: HashSlot.count) }
         for index in keyArgument {
             let slot = HashSlot(key: args[Int(index)]).rawValue
-            var part = partOfSlot[Int(slot)] - 1
+            var part: Int32 = -1
+            if indexed {
+                part = partOfSlot[Int(slot)] - 1
+            } else if let p = partSlot.firstIndex(of: slot) {
+                part = Int32(p)
+            }
             if part < 0 {
                 part = Int32(partSlot.count)
                 partSlot.append(slot)
                 partStart.append(0)
-                partOfSlot[Int(slot)] = part + 1
+                if indexed { partOfSlot[Int(slot)] = part + 1 }
             }
             keyPart.append(part)
             partStart[Int(part)] += 1
         }
-        for slot in partSlot { partOfSlot[Int(slot)] = 0 }
+        if indexed {
+            for slot in partSlot { partOfSlot[Int(slot)] = 0 }
+        }
         partCount = partSlot.count
 
         // Counting sort of the ordinals by part: counts become start offsets.

@@ -24,6 +24,9 @@ struct SplitPlannerTests {
             ["DEL", "{z}q"],
             ["MGET", "{a}1", "{b}1", "{c}1", "{a}2", "{b}2", "{c}2", "{d}1", "{e}1", "{f}1", "{g}1"],
             ["MGET", "{x}1", "{y}2", "{x}3", "{z}4"],
+            // Past the linear-search limit: the slot table is used (and reset) instead.
+            ["MGET"] + (0..<100).map { "{t\($0 % 40)}k\($0)" },
+            ["MGET"] + (0..<100).map { "{t\($0 % 7)}k\($0)" },
         ]
         for args in requests + requests.reversed() {
             let reused = try #require(planWith(shared, args))
