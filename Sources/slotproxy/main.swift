@@ -1,6 +1,6 @@
 // slotproxy's command line, like redis-server's: `slotproxy [proxy.conf] [--directive value ...]`.
 // Loads the configuration (file first, then the command line), sets up logging, starts the
-// proxy and serves until SIGINT/SIGTERM.
+// proxy and serves until SIGINT/SIGTERM (then drains and exits 0; see Proxy.run).
 
 import ArgumentParser
 import Foundation
@@ -16,7 +16,7 @@ struct SlotProxyCommand: ParsableCommand {
             and overrides the file. Example:
               slotproxy proxy.conf --port 7777 --seeds 127.0.0.1:7001,127.0.0.1:7002
             """,
-        version: "slotproxy 0.1.0"
+        version: "slotproxy \(Proxy.version)"
     )
 
     @Argument(parsing: .allUnrecognized, help: "[proxy.conf] [--directive value ...]")
@@ -24,10 +24,14 @@ struct SlotProxyCommand: ParsableCommand {
 
     func run() throws {
         let config: ProxyConfig
-        do {
-            config = try ProxyConfig.load(arguments: settings, readFile: { path in
+        let settings = self.settings
+        let load = { () throws -> ProxyConfig in
+            try ProxyConfig.load(arguments: settings, readFile: { path in
                 try String(contentsOfFile: path, encoding: .utf8)
             })
+        }
+        do {
+            config = try load()
         } catch {
             FileHandle.standardError.write(Data("slotproxy: \(error)\n".utf8))
             throw ExitCode(1)
@@ -35,6 +39,8 @@ struct SlotProxyCommand: ParsableCommand {
         do {
             let logger = try ProxyLogging.bootstrap(config)
             let proxy = try Proxy(config: config, logger: logger)
+            // SIGHUP reads the same file and command line again (for loglevel).
+            proxy.reloadConfiguration = load
             proxy.run()
         } catch {
             FileHandle.standardError.write(Data("slotproxy: \(error)\n".utf8))
