@@ -210,15 +210,15 @@ final class TopologyManager: @unchecked Sendable {
         // the command table and the version make a new view.
         guard slotMap != current.slotMap || pendingCommands != nil || versionChanged else { return }
         if slotMap != current.slotMap {
-            // One line per new slot map: how many shards serve slots, and who their primaries are.
-            let serving = topology.shards.filter { !$0.slotRanges.isEmpty }
+            // One line per new slot map: the primaries serving slots and the replicas that may
+            // serve reads (online ones: a failed or loading replica is left out of the map).
+            let serving = (0..<slotMap.primaries.count).filter { slotMap.firstSlot(ownedBy: UInt16($0)) != nil }
             logger.notice("cluster topology changed", metadata: [
-                "shards": "\(serving.count)",
-                "primaries": "\(serving.compactMap(\.primary).count)",
-                "replicas": "\(serving.reduce(0) { $0 + $1.replicas.count })",
-                "slots_served": "\(serving.reduce(0) { $0 + $1.slotCount })",
+                "primaries": "\(serving.count)",
+                "replicas": "\(serving.reduce(0) { $0 + slotMap.replicas[$1].count })",
+                "nodes": "\(topology.nodes.count)",
                 "complete": "\(slotMap.isComplete)",
-                "primary_nodes": "\(serving.compactMap { $0.primary?.address.description }.joined(separator: ","))",
+                "primary_nodes": "\(serving.map { slotMap.primaries[$0].description }.joined(separator: ","))",
             ])
         }
         var resolved: [NodeAddress: SocketAddress] = [:]
