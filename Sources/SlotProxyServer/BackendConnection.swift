@@ -23,6 +23,7 @@
 
 import CLibevent
 import Glibc
+import Logging
 import SlotProxyCore
 
 final class BackendConnection {
@@ -213,9 +214,15 @@ final class BackendConnection {
 
     /// Starts connecting; false when that failed at once (no address, no socket).
     private func connect() -> Bool {
-        guard let socketAddress = worker.socketAddress(for: address),
-              let fd = Socket.connect(to: socketAddress, keepAliveSeconds: worker.context.config.tcpKeepalive) else {
+        guard let socketAddress = worker.socketAddress(for: address) else {
             markDown()
+            reportLost("address not resolved", pending: 0)
+            return false
+        }
+        guard let fd = Socket.connect(to: socketAddress, keepAliveSeconds: worker.context.config.tcpKeepalive) else {
+            let error = errno
+            markDown()
+            reportLost(String(cString: strerror(error)), pending: 0)
             return false
         }
         self.fd = fd
@@ -274,6 +281,10 @@ final class BackendConnection {
             state = .ready
             reconnectAttempts = 0
             if inFlight.isEmpty { waitingSince = 0 }  // a warmed connection waits for nothing
+            if let downFor = worker.context.reachability.restored(address, at: worker.now) {
+                worker.logger.notice("connection to node restored", metadata: [
+                    "node": "\(address)", "unreachable_seconds": "\(Int(downFor.rounded()))"])
+            }
             event_add(readEvent, nil)
             worker.stats.backendConnects.add(1)
             worker.backendReconnected()
@@ -479,8 +490,7 @@ final class BackendConnection {
             }
             needsProbe = true
         } else if (wasConnected && !wasProbing) || clientRequests > 0 {
-            worker.logger.warning("backend connection failed", metadata: [
-                "node": "\(address)", "reason": "\(reason)", "pending": "\(pending.count)"])
+            reportLost(reason, pending: pending.count)
         }
         let timeoutError = timedOut
             ? "ERR slotproxy: no reply from \(worker.role(of: address)) \(address) within \(worker.backendTimeoutMs) ms (backend-timeout-ms)"
@@ -513,6 +523,17 @@ final class BackendConnection {
         resumeFeeders()
         worker.context.topology?.requestRefresh()
         if kind != .shared { owner?.ownConnectionLost(self) }
+    }
+
+    /// One warning per node however many connections (workers, protocol versions, clients'
+    /// own connections) lose it; the rest go to the debug level.
+    private func reportLost(_ reason: String, pending: Int) {
+        let metadata: Logger.Metadata = ["node": "\(address)", "reason": "\(reason)", "pending": "\(pending)"]
+        if worker.context.reachability.lost(address, at: worker.now) {
+            worker.logger.warning("connection to node lost", metadata: metadata)
+        } else {
+            worker.logger.debug("backend connection failed", metadata: metadata)
+        }
     }
 
     private func markDown() {

@@ -121,6 +121,15 @@ final class ClientSession {
             && !awaitingBlocked
     }
 
+    /// Owed no reply, nothing left to write or to parse, and no unread request bytes on the
+    /// socket: a shutdown may close it now without losing anything the client sent.
+    var isQuiet: Bool {
+        guard !closed, replies.isEmpty, input.isEmpty, output.isEmpty else { return false }
+        var byte: UInt8 = 0
+        // > 0: a request (or part of one) the loop has not read yet; 0: the client hung up.
+        return recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) <= 0
+    }
+
     // MARK: - Reading and parsing
 
     fileprivate func onReadable() {

@@ -75,8 +75,12 @@ struct MetricsCollector {
     // MARK: - Readiness
 
     /// Ready when every slot has a primary and every primary that owns slots has a ready
-    /// connection on some worker; otherwise the first reason it is not.
+    /// connection on some worker, and the proxy is not shutting down; otherwise the first
+    /// reason it is not.
     func readiness() -> (ready: Bool, reason: String) {
+        if context.shuttingDown.load(ordering: .relaxed) {
+            return (false, "shutting down")
+        }
         let map = context.store.current().slotMap
         guard map.isComplete else {
             return (false, "slot map incomplete: \(map.assignedSlotCount) of \(HashSlot.count) slots have a primary")

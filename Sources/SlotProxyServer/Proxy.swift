@@ -1,6 +1,9 @@
 // Starts and stops slotproxy: binds the listeners (failing fast if the port is taken),
 // asks the cluster for its topology once before serving, starts the topology thread and
-// one thread per worker, then waits for a signal on the calling thread.
+// one thread per worker, then takes signals on the calling thread (sigtimedwait: no work
+// ever runs in a signal handler):
+//   SIGTERM/SIGINT ─▶ every worker drains through its own loop ─▶ all stopped ─▶ return (exit 0)
+//   SIGHUP         ─▶ reopen the log file, reload loglevel
 
 import CLibevent
 import Foundation
@@ -14,6 +17,13 @@ public final class Proxy {
     private let finished = DispatchGroup()
     /// The admin HTTP endpoint (/metrics, /healthz, /readyz), when metrics-port is set.
     private let admin: AdminServer?
+
+    /// The version `--version`, the start line and INFO report.
+    public static let version = "0.1.0"
+
+    /// Reads the configuration again (same file, same command line) for SIGHUP; nil: SIGHUP
+    /// only reopens the log file.
+    public var reloadConfiguration: (() throws -> ProxyConfig)?
 
     /// Prepares the proxy; throws when a listener cannot be bound.
     public init(config: ProxyConfig, logger: Logger) throws {
@@ -29,10 +39,15 @@ public final class Proxy {
             : try AdminServer(context: context, host: config.metricsBind, port: config.metricsPort)
     }
 
-    /// Serves until SIGINT or SIGTERM, then stops every thread and returns.
+    /// Serves until SIGINT or SIGTERM, drains, stops every thread and returns (the process
+    /// then exits 0). Signals are taken by this thread with sigtimedwait, never in a handler:
+    ///   SIGTERM, SIGINT  graceful shutdown (Worker.beginShutdown); a second one stops at once
+    ///   SIGHUP           reopen `logfile`, reload `loglevel` (see `reload()`)
     public func run() {
         let logger = context.logger
-        // Block the signals in every thread; this thread collects them with sigwait.
+        let config = context.config
+        // Block the signals in every thread (the workers inherit the mask); this thread
+        // collects them.
         var signals = sigset_t()
         sigemptyset(&signals)
         for s in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&signals, s) }
@@ -55,23 +70,80 @@ public final class Proxy {
             t.start()
         }
         admin?.start()
-        logger.notice("slotproxy ready", metadata: [
-            "port": "\(context.config.port)", "bind": "\(context.config.bind)",
-            "threads": "\(context.config.threads)", "pid": "\(getpid())",
+        let view = context.store.current()
+        logger.notice("slotproxy \(Self.version) ready", metadata: [
+            "listening": "\(context.workers.first?.listeningAddresses.joined(separator: ",") ?? "")",
+            "seeds": "\(config.seeds.map(\.description).joined(separator: ","))",
+            "threads": "\(config.threads)", "pid": "\(getpid())",
+            "primaries": "\(view.slotMap.primaries.count)", "slot_map_complete": "\(view.slotMap.isComplete)",
+            "read_from": "\(config.readFrom.rawValue)", "maxclients": "\(config.maxClients)",
+            "failover_hold_ms": "\(config.failoverHoldMs)", "shutdown_timeout": "\(config.shutdownTimeout)",
+            "auth": "\(config.requirePass.isEmpty ? "off" : "on")",
+            "loglevel": "\(config.logLevel.rawValue)",
         ])
+
+        var shutdownStarted: Double?
+        var tenth = timespec(tv_sec: 0, tv_nsec: 100_000_000)
         while true {
-            var received: Int32 = 0
-            sigwait(&signals, &received)
-            if received == SIGHUP {
-                logger.notice("SIGHUP received")
-                continue
+            let received = sigtimedwait(&signals, nil, &tenth)
+            switch received {
+            case SIGHUP:
+                reload()
+            case SIGTERM, SIGINT:
+                let name = received == SIGTERM ? "SIGTERM" : "SIGINT"
+                if shutdownStarted == nil {
+                    shutdownStarted = MonotonicClock.seconds()
+                    context.shuttingDown.store(true, ordering: .relaxed)
+                    logger.notice("\(name) received: shutting down", metadata: [
+                        "clients": "\(context.connectedClients)", "shutdown_timeout": "\(config.shutdownTimeout)"])
+                    for worker in context.workers { worker.beginShutdown() }
+                } else {
+                    logger.warning("\(name) received again: stopping now", metadata: ["clients": "\(context.connectedClients)"])
+                    for worker in context.workers { worker.stop() }
+                }
+            default:
+                break
             }
-            logger.notice("shutting down", metadata: ["signal": "\(received)"])
-            break
+            guard let started = shutdownStarted else { continue }
+            if finished.wait(timeout: .now()) == .success { break }
+            // The workers keep their own deadline; this one only guards against a stuck loop.
+            if MonotonicClock.seconds() - started > Double(config.shutdownTimeout) + 5 {
+                logger.warning("workers did not stop in time: exiting anyway")
+                break
+            }
         }
         admin?.stop()
         context.topology?.stop()
-        for worker in context.workers { worker.stop() }
-        _ = finished.wait(timeout: .now() + 5)
+        logger.notice("slotproxy stopped", metadata: [
+            "uptime_seconds": "\(Int(MonotonicClock.seconds() - context.startedAt))"])
+    }
+
+    /// SIGHUP: reopens `logfile` (logrotate moved it: the new file is created at the same
+    /// path) and reloads `loglevel` from the configuration (file and command line, read
+    /// again). Every other directive needs a restart; the line names those that changed.
+    private func reload() {
+        let logger = context.logger
+        do {
+            try ProxyLogging.reopen()
+        } catch {
+            logger.warning("SIGHUP: the log file could not be reopened; still writing the old one", metadata: ["error": "\(error)"])
+        }
+        guard let reloadConfiguration else {
+            logger.notice("SIGHUP received: log file reopened")
+            return
+        }
+        do {
+            let fresh = try reloadConfiguration()
+            ProxyLogging.setLevel(fresh.logLevel)
+            let ignored = ConfigDirective.all
+                .filter { $0.name != "loglevel" && $0.currentValue(in: fresh) != $0.currentValue(in: context.config) }
+                .map(\.name)
+            logger.notice("SIGHUP received: log file reopened, loglevel reloaded", metadata: [
+                "loglevel": "\(fresh.logLevel.rawValue)",
+                "changed_but_need_restart": "\(ignored.isEmpty ? "none" : ignored.joined(separator: ","))"])
+        } catch {
+            logger.warning("SIGHUP received: log file reopened; the configuration could not be read again, loglevel unchanged",
+                           metadata: ["error": "\(error)"])
+        }
     }
 }

@@ -23,6 +23,10 @@ final class ProxyContext: @unchecked Sendable {
     var workers: [Worker] = []
     /// Every client session, over all workers (CLIENT LIST, CLIENT KILL).
     let sessions = ClientRegistry()
+    /// Nodes no connection can reach now: one log line when a node is lost and restored.
+    let reachability = NodeReachability()
+    /// Set when SIGTERM/SIGINT started the shutdown (readiness probes may report it).
+    let shuttingDown = Atomic<Bool>(false)
 
     private let clients = Atomic<Int>(0)
     private let clientIDs = Atomic<Int64>(0)

@@ -27,6 +27,8 @@ final class TopologyManager: @unchecked Sendable {
     private var lastTopology: ClusterTopology?
     private var commandsFromCluster = false
     private var redisVersion: String?
+    /// No node answered the last refresh (logged once until one answers again).
+    private var clusterUnreachable = false
 
     let refreshes = Counter()
     /// Primaries seen demoted to replicas (automatic or manual failovers).
@@ -99,8 +101,16 @@ final class TopologyManager: @unchecked Sendable {
             if best == nil { best = topology }
         }
         guard let topology = best else {
-            logger.warning("no cluster node answered", metadata: ["tried": "\(candidates().map(\.description))"])
+            // Once per outage, not once per refresh (every 250 ms while it lasts).
+            if !clusterUnreachable {
+                clusterUnreachable = true
+                logger.warning("no cluster node answered", metadata: ["tried": "\(candidates().map(\.description).joined(separator: ","))"])
+            }
             return false
+        }
+        if clusterUnreachable {
+            clusterUnreachable = false
+            logger.notice("cluster reachable again")
         }
         publishIfChanged(topology)
         return topology.coversAllSlots
@@ -168,15 +178,22 @@ final class TopologyManager: @unchecked Sendable {
         }
     }
 
-    /// A replica of the last topology that now serves slots as a primary took over in a
-    /// failover (automatic or manual).
-    private func countFailovers(from old: ClusterTopology?, to new: ClusterTopology) {
+    /// One log line per node that joined or left and per failover (a replica of the last
+    /// read now serving slots); the first read logs nothing here (the start line covers it).
+    private func logChanges(from old: ClusterTopology?, to new: ClusterTopology) {
         guard let old else { return }
-        let oldReplicas = Set(old.shards.flatMap { $0.replicas.map(\.address) })
-        for shard in new.shards where !shard.slotRanges.isEmpty {
-            guard let primary = shard.primary?.address, oldReplicas.contains(primary) else { continue }
+        let diff = TopologyDiff(from: old, to: new)
+        for node in diff.added {
+            logger.notice("cluster node added", metadata: ["node": "\(node.address)", "role": "\(node.role.rawValue)"])
+        }
+        for node in diff.removed {
+            logger.notice("cluster node removed", metadata: ["node": "\(node.address)", "role": "\(node.role.rawValue)"])
+        }
+        for failover in diff.failovers {
             failovers.add(1)
-            logger.notice("failover detected", metadata: ["new_primary": "\(primary)"])
+            logger.notice("failover detected", metadata: [
+                "former_primary": "\(failover.formerPrimary.map(\.description) ?? "unknown")",
+                "new_primary": "\(failover.newPrimary)", "slots": "\(failover.slots)"])
         }
     }
 
@@ -184,7 +201,7 @@ final class TopologyManager: @unchecked Sendable {
     private var pendingCommands: CommandTable?
 
     private func publishIfChanged(_ topology: ClusterTopology) {
-        countFailovers(from: lastTopology, to: topology)
+        logChanges(from: lastTopology, to: topology)
         lastTopology = topology
         let current = context.store.current()
         let slotMap = SlotMap(topology: topology)
@@ -193,10 +210,15 @@ final class TopologyManager: @unchecked Sendable {
         // the command table and the version make a new view.
         guard slotMap != current.slotMap || pendingCommands != nil || versionChanged else { return }
         if slotMap != current.slotMap {
+            // One line per new slot map: the primaries serving slots and the replicas that may
+            // serve reads (online ones: a failed or loading replica is left out of the map).
+            let serving = (0..<slotMap.primaries.count).filter { slotMap.firstSlot(ownedBy: UInt16($0)) != nil }
             logger.notice("cluster topology changed", metadata: [
-                "shards": "\(topology.shards.count)",
-                "primaries": "\(slotMap.primaries.map(\.description))",
+                "primaries": "\(serving.count)",
+                "replicas": "\(serving.reduce(0) { $0 + slotMap.replicas[$1].count })",
+                "nodes": "\(topology.nodes.count)",
                 "complete": "\(slotMap.isComplete)",
+                "primary_nodes": "\(serving.map { slotMap.primaries[$0].description }.joined(separator: ","))",
             ])
         }
         var resolved: [NodeAddress: SocketAddress] = [:]

@@ -12,11 +12,17 @@
 //
 // A new cluster view (slot map + command table) published by the topology thread is
 // adopted between iterations; the topology thread wakes the loop with `wake()`.
+//
+// Shutdown (SIGTERM/SIGINT, taken by the signal thread) reaches the loop through its own
+// event (`beginShutdown()` → event_active): the loop closes its listeners, keeps serving
+// the clients it has, closes each once it is owed nothing, and ends when none is left or at
+// the `shutdown-timeout` deadline.
 
 import CLibevent
 import Glibc
 import Logging
 import SlotProxyCore
+import Synchronization
 
 final class Worker {
     let index: Int
@@ -70,9 +76,19 @@ final class Worker {
     private var dirtyBackends: [BackendConnection] = []
     private var listenEvents: [OpaquePointer] = []
     private var listenFDs: [Int32] = []
-    private var wakeEvent: OpaquePointer?
+    /// What the listeners are bound to, as host:port ([host]:port for IPv6).
+    private(set) var listeningAddresses: [String] = []
+    /// The events other threads activate (wake: a new view; shutdown), under a lock because
+    /// a worker that finished draining frees them while other threads may still call.
+    private let crossThreadEvents = Mutex<CrossThreadEvents>(CrossThreadEvents())
     private var tickEvent: OpaquePointer?
+    /// Loop thread only: the loop ends when this turns false.
     private var running = true
+    /// Written by the signal thread, read by the loop in `onShutdownRequest`.
+    private let shutdownPhase = Atomic<Int>(ShutdownPhase.serving)
+    /// Set once the loop has started draining; `drainDeadline` is when it stops waiting.
+    private(set) var draining = false
+    private var drainDeadline = 0.0
     /// Seconds since the worker started, advanced by the 1 s tick (idle timeouts).
     private(set) var tick = 0
     private var anyPrimaryCursor = 0
@@ -134,12 +150,17 @@ final class Worker {
             do {
                 listenFDs.append(try Socket.listen(host: address.host, port: context.config.port,
                                                    backlog: Int32(context.config.tcpBacklog)))
+                let host = address.host.contains(":") ? "[\(address.host)]" : address.host
+                listeningAddresses.append("\(host):\(context.config.port)")
             } catch where address.isOptional {
                 // `-::1`: skip an address this machine does not have, as Redis does.
                 if index == 0 { context.logger.notice("optional bind address skipped", metadata: ["address": "\(address.host)", "error": "\(error)"]) }
             }
         }
         guard !listenFDs.isEmpty else { throw SocketError("no address to listen on") }
+        // Made before the thread runs, so a shutdown requested at any time reaches the loop.
+        let shutdown = event_new(base, -1, 0, workerShutdownCallback, Unmanaged.passUnretained(self).toOpaque())
+        crossThreadEvents.withLock { $0.shutdown = shutdown }
     }
 
     deinit {
@@ -154,7 +175,8 @@ final class Worker {
             event_add(ev, nil)
             listenEvents.append(ev)
         }
-        wakeEvent = event_new(base, -1, 0, workerWakeCallback, me)
+        let wake = event_new(base, -1, 0, workerWakeCallback, me)
+        crossThreadEvents.withLock { $0.wake = wake }
         tickEvent = event_new(base, -1, Int16(EV_PERSIST), workerTickCallback, me)
         var tenth = timeval(tv_sec: 0, tv_usec: 100_000)
         event_add(tickEvent, &tenth)
@@ -162,29 +184,90 @@ final class Worker {
             event_base_loop(base, EVLOOP_ONCE)
             now = MonotonicClock.coarseSeconds()
             flush()
+            if draining { drainStep() }
         }
-        for ev in listenEvents { event_free(ev) }
-        for fd in listenFDs { close(fd) }
+        closeListeners()
         for client in Array(clients.values) { client.close() }
         for request in held.removeAll() where !request.client.closed {
             request.client.deliverError(request.sequence, part: request.part, "ERR slotproxy: shutting down")
         }
         backends.closeAll()
         for links in idleBlocking.values { for link in links { link.close() } }
-        if let e = wakeEvent { event_free(e) }
         if let e = tickEvent { event_free(e) }
+        crossThreadEvents.withLock { events in
+            if let e = events.wake { event_free(e) }
+            if let e = events.shutdown { event_free(e) }
+            events = CrossThreadEvents()
+        }
         event_base_free(base)
     }
 
     /// Asks the loop to adopt the newest view (any thread).
     func wake() {
-        if let e = wakeEvent { event_active(e, 0, 0) }
+        crossThreadEvents.withLock { if let e = $0.wake { event_active(e, 0, 0) } }
     }
 
-    /// Stops the loop (any thread).
+    private enum ShutdownPhase {
+        static let serving = 0
+        static let draining = 1
+        static let stopping = 2
+    }
+
+    /// Starts a graceful shutdown (any thread): no new clients; each client is closed once
+    /// it is owed no reply; the loop ends when no client is left or `shutdown-timeout`
+    /// seconds have passed.
+    func beginShutdown() {
+        if shutdownPhase.compareExchange(expected: ShutdownPhase.serving, desired: ShutdownPhase.draining,
+                                         ordering: .acquiringAndReleasing).exchanged {
+            crossThreadEvents.withLock { if let e = $0.shutdown { event_active(e, 0, 0) } }
+        }
+    }
+
+    /// Stops the loop at once (any thread): clients are closed whatever they are owed.
     func stop() {
-        running = false
-        wake()
+        shutdownPhase.store(ShutdownPhase.stopping, ordering: .releasing)
+        crossThreadEvents.withLock { if let e = $0.shutdown { event_active(e, 0, 0) } }
+    }
+
+    fileprivate func onShutdownRequest() {
+        switch shutdownPhase.load(ordering: .acquiring) {
+        case ShutdownPhase.stopping:
+            running = false
+        case ShutdownPhase.draining where !draining:
+            draining = true
+            drainDeadline = now + Double(context.config.shutdownTimeout)
+            closeListeners()
+            drainStep()
+        default:
+            break
+        }
+    }
+
+    /// Closing the listening sockets refuses new connections (and resets those the kernel
+    /// had queued but this worker had not accepted yet).
+    private func closeListeners() {
+        for ev in listenEvents { event_free(ev) }
+        for fd in listenFDs { close(fd) }
+        listenEvents = []
+        listenFDs = []
+    }
+
+    /// While draining, after each iteration: closes the clients owed nothing; ends the loop
+    /// when none is left, or closes the rest at the deadline.
+    private func drainStep() {
+        if now >= drainDeadline {
+            let owed = clients.count
+            if owed > 0 {
+                logger.warning("shutdown-timeout reached: closing clients still owed replies",
+                               metadata: ["worker": "\(index)", "clients": "\(owed)"])
+            }
+            running = false
+            return
+        }
+        for client in Array(clients.values) where client.isQuiet {
+            client.close()
+        }
+        if clients.isEmpty { running = false }
     }
 
     // MARK: - Events
@@ -547,6 +630,12 @@ final class Worker {
     }
 }
 
+/// Events of a worker's loop that other threads activate; nil once the loop has ended.
+struct CrossThreadEvents {
+    var wake: OpaquePointer?
+    var shutdown: OpaquePointer?
+}
+
 /// A request waiting for its primary (see Worker.hold).
 struct HeldRequest {
     let client: ClientSession
@@ -568,6 +657,10 @@ private let workerAcceptCallback: event_callback_fn = { fd, _, ctx in
 
 private let workerWakeCallback: event_callback_fn = { _, _, ctx in
     Unmanaged<Worker>.fromOpaque(ctx!).takeUnretainedValue().adoptNewestView()
+}
+
+private let workerShutdownCallback: event_callback_fn = { _, _, ctx in
+    Unmanaged<Worker>.fromOpaque(ctx!).takeUnretainedValue().onShutdownRequest()
 }
 
 private let workerTickCallback: event_callback_fn = { _, _, ctx in

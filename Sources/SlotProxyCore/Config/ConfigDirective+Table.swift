@@ -211,7 +211,18 @@ extension ConfigDirective {
             How much to log: debug, verbose, notice or warning (from most to least).
             """),
         .string("logfile", \.logFile, default: "", help: """
-            The file to append the log to; "" logs to standard error.
+            The file to append the log to; "" logs to standard error. SIGHUP opens it
+            again at the same path, so logrotate can move it away (no copytruncate
+            needed); SIGHUP also reloads loglevel from the configuration file.
+            """),
+
+        // MARK: Shutdown
+        .integer("shutdown-timeout", \.shutdownTimeout, default: 10, range: 0...3600, help: """
+            On SIGTERM or SIGINT the proxy stops accepting connections, answers every
+            request it has already received, closes each client once its replies are
+            written, and exits 0. Clients still owed a reply after this many seconds
+            are closed anyway (0 = close every client at once). A second SIGTERM or
+            SIGINT stops at once.
             """),
     ]
 }

@@ -72,6 +72,8 @@ public struct ProxyConfig: Equatable, Sendable {
     public var logLevel: LogLevel = .notice
     /// `logfile`: path to append logs to; "" = standard error.
     public var logFile: String = ""
+    /// `shutdown-timeout`: seconds a shutdown waits for replies still owed to clients.
+    public var shutdownTimeout: Int = 0
 
     /// The defaults: every directive of `ConfigDirective.all` set from its `defaultValue`.
     public init() {
