@@ -22,10 +22,31 @@ struct OperationsDocTests {
         }
         if rewrite {
             text.replaceSubrange(begin.upperBound..<end.lowerBound, with: "\n" + ConfigDirective.referenceMarkdown() + "\n")
+            let metrics = try metricsSection(in: text)
+            text.replaceSubrange(metrics, with: "\n" + MetricTable.markdownReference() + "\n")
             try text.write(toFile: path, atomically: true, encoding: .utf8)
             return try committed(rewrite: false)
         }
         return (text, begin.upperBound..<end.lowerBound)
+    }
+
+    static let metricsBegin = "<!-- metrics: generated from MetricTable.swift; do not edit -->"
+    static let metricsEnd = "<!-- end of generated metrics -->"
+
+    /// The generated metrics reference's range in `text`.
+    static func metricsSection(in text: String) throws -> Range<String.Index> {
+        guard let begin = text.range(of: metricsBegin), let end = text.range(of: metricsEnd),
+              begin.upperBound <= end.lowerBound else {
+            throw CocoaError(.fileReadCorruptFile)
+        }
+        return begin.upperBound..<end.lowerBound
+    }
+
+    @Test("the metrics reference in OPERATIONS.md is the one the metric table generates")
+    func metricsMatchTable() throws {
+        let (text, _) = try Self.committed()
+        #expect(String(text[try Self.metricsSection(in: text)]) == "\n" + MetricTable.markdownReference() + "\n",
+                "docs/OPERATIONS.md is out of date: run SLOTPROXY_WRITE_OPERATIONS_MD=1 swift test --filter OperationsDoc")
     }
 
     @Test("the directive reference in OPERATIONS.md is the one the table generates")
