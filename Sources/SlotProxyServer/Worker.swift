@@ -64,6 +64,9 @@ final class Worker {
     private var held = HoldQueue<HeldRequest>()
     private var maintenanceEvent: OpaquePointer?
     private var maintenanceTicks = 0
+    /// Listening paused after accept() failed for want of descriptors (pauseAccepting).
+    private var acceptPaused = false
+    private var lastAcceptWarning = 0.0
 
     init(index: Int, context: ProxyContext) throws {
         self.index = index
@@ -143,7 +146,13 @@ final class Worker {
     fileprivate func acceptClients(_ listenFD: Int32) {
         for _ in 0..<64 {
             let fd = slotproxy_accept(listenFD)
-            if fd < 0 { return }
+            if fd < 0 {
+                let error = errno
+                if error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM {
+                    pauseAccepting(error)
+                }
+                return
+            }
             Socket.configureStream(fd, keepAliveSeconds: context.config.tcpKeepalive)
             if !context.admitClient() {
                 let msg: StaticString = "-ERR max number of clients reached\r\n"
@@ -155,6 +164,29 @@ final class Worker {
             clients[ObjectIdentifier(client)] = client
             client.start()
         }
+    }
+
+    /// Out of file descriptors (or kernel memory): the pending connection stays in the
+    /// backlog and the listener stays readable, so accepting again at once would spin the
+    /// loop. Listening pauses until the next 100 ms tick instead, and says so at most every
+    /// 10 s.
+    private func pauseAccepting(_ error: Int32) {
+        guard !acceptPaused else { return }
+        acceptPaused = true
+        for ev in listenEvents { event_del(ev) }
+        if lastAcceptWarning == 0 || now - lastAcceptWarning >= 10 {
+            lastAcceptWarning = now
+            logger.warning("cannot accept client connections: pausing the listener", metadata: [
+                "error": "\(String(cString: strerror(error)))", "worker": "\(index)",
+                "clients": "\(clients.count)",
+            ])
+        }
+    }
+
+    private func resumeAccepting() {
+        guard acceptPaused else { return }
+        acceptPaused = false
+        for ev in listenEvents { event_add(ev, nil) }
     }
 
     fileprivate func adoptNewestView() {
@@ -182,6 +214,7 @@ final class Worker {
     /// Every 100 ms: held requests, backend timeouts; every second: idle clients.
     fileprivate func onTick() {
         now = MonotonicClock.coarseSeconds()
+        resumeAccepting()
         adoptNewestView()
         releaseHeld()
         if !resubscribing.isEmpty {
