@@ -103,6 +103,13 @@ public final class Proxy {
         }
         context.topology?.stop()
         for worker in context.workers { worker.stop() }
-        _ = finished.wait(timeout: .now() + 5)
+        let workersStopped = finished.wait(timeout: .now() + 5) == .success
+        let topologyStopped = context.topology?.join(timeout: 5) ?? true
+        if workersStopped && topologyStopped {
+            // Nothing runs any more: break the context <-> worker and context <-> topology
+            // manager cycles, so everything is freed (LeakSanitizer checks at exit).
+            context.workers = []
+            context.topology = nil
+        }
     }
 }

@@ -127,6 +127,7 @@ final class Worker {
         for links in idleBlocking.values { for link in links { link.close() } }
         if let e = wakeEvent { event_free(e) }
         if let e = tickEvent { event_free(e) }
+        context.sessions.workerStopped(index)
         event_base_free(base)
     }
 
