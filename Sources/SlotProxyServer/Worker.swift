@@ -17,6 +17,7 @@ import CLibevent
 import Glibc
 import Logging
 import SlotProxyCore
+import Synchronization
 
 final class Worker {
     let index: Int
@@ -50,7 +51,8 @@ final class Worker {
     private var listenFDs: [Int32] = []
     private var wakeEvent: OpaquePointer?
     private var tickEvent: OpaquePointer?
-    private var running = true
+    /// Cleared by `stop()` on another thread (the main thread): atomic.
+    private let running = Atomic<Bool>(true)
     /// Seconds since the worker started, advanced by the 1 s tick (idle timeouts).
     private(set) var tick = 0
     private var anyPrimaryCursor = 0
@@ -112,7 +114,7 @@ final class Worker {
         tickEvent = event_new(base, -1, Int16(EV_PERSIST), workerTickCallback, me)
         var tenth = timeval(tv_sec: 0, tv_usec: 100_000)
         event_add(tickEvent, &tenth)
-        while running {
+        while running.load(ordering: .acquiring) {
             event_base_loop(base, EVLOOP_ONCE)
             now = MonotonicClock.coarseSeconds()
             flush()
@@ -138,7 +140,7 @@ final class Worker {
 
     /// Stops the loop (any thread).
     func stop() {
-        running = false
+        running.store(false, ordering: .releasing)
         wake()
     }
 
