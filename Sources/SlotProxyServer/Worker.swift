@@ -96,9 +96,15 @@ final class Worker {
             }
         }
         guard !listenFDs.isEmpty else { throw SocketError("no address to listen on") }
+        // Created before the worker's thread starts and kept until deinit: the topology thread
+        // and the main thread call wake() at any time, also while this loop is ending.
+        wakeEvent = event_new(base, -1, 0, workerWakeCallback, Unmanaged.passUnretained(self).toOpaque())
     }
 
     deinit {
+        // Freed here, not when the loop ends: another thread may call wake() until then.
+        if let e = wakeEvent { event_free(e) }
+        event_base_free(base)
         scratch.deallocate()
     }
 
@@ -110,7 +116,6 @@ final class Worker {
             event_add(ev, nil)
             listenEvents.append(ev)
         }
-        wakeEvent = event_new(base, -1, 0, workerWakeCallback, me)
         tickEvent = event_new(base, -1, Int16(EV_PERSIST), workerTickCallback, me)
         var tenth = timeval(tv_sec: 0, tv_usec: 100_000)
         event_add(tickEvent, &tenth)
@@ -127,10 +132,8 @@ final class Worker {
         }
         backends.closeAll()
         for links in idleBlocking.values { for link in links { link.close() } }
-        if let e = wakeEvent { event_free(e) }
         if let e = tickEvent { event_free(e) }
         context.sessions.workerStopped(index)
-        event_base_free(base)
     }
 
     /// Asks the loop to adopt the newest view (any thread).

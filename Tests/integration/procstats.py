@@ -72,19 +72,31 @@ def info_clients(port: int, timeout: float = 10.0) -> dict[str, int]:
     return out
 
 
+def socket_count(pid: int) -> int:
+    """Open sockets only: a sanitizer runtime opens pipes of its own (to its symbolizer)."""
+    n = 0
+    for name in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            n += os.readlink(f"/proc/{pid}/fd/{name}").startswith("socket:")
+        except OSError:
+            pass
+    return n
+
+
 @dataclass
 class Footprint:
     fds: int
     clients: int
     rss: int
+    sockets: int = 0
 
     @classmethod
     def of(cls, pid: int, port: int) -> "Footprint":
         # Descriptors first: the asking connection is not open yet (an earlier one may linger a
         # moment, which polling absorbs).
-        fds, rss = fd_count(pid), rss_bytes(pid)
+        fds, sockets, rss = fd_count(pid), socket_count(pid), rss_bytes(pid)
         clients = info_clients(port)["connected_clients"] - 1  # without the asking connection
-        return cls(fds, clients, rss)
+        return cls(fds, clients, rss, sockets)
 
     @classmethod
     def baseline(cls, pid: int, port: int, timeout: float = 20.0) -> "Footprint":
@@ -96,7 +108,7 @@ class Footprint:
             time.sleep(0.25)
             taken.append(cls.of(pid, port))
             last = taken[-4:]
-            if len(last) == 4 and len({(t.fds, t.clients) for t in last}) == 1:
+            if len(last) == 4 and len({(t.fds, t.sockets, t.clients) for t in last}) == 1:
                 return last[-1]
         raise AssertionError("the proxy's descriptors never settled: " + "; ".join(map(str, taken[-8:])))
 
@@ -104,14 +116,17 @@ class Footprint:
         return f"fds {self.fds}, clients {self.clients}, RSS {self.rss / 1048576:.1f} MB"
 
 
-def wait_back_to(pid: int, port: int, base: Footprint, rss_slack: int, timeout: float = 60.0) -> Footprint:
-    """Polls until fds <= base.fds, clients <= base.clients and rss <= base.rss + rss_slack."""
+def wait_back_to(pid: int, port: int, base: Footprint, rss_slack: int, timeout: float = 60.0,
+                 sockets_only: bool = False) -> Footprint:
+    """Polls until fds <= base.fds (sockets only: sockets <= base.sockets, for a sanitizer build
+    whose runtime opens pipes of its own), clients <= base.clients and rss <= base.rss + rss_slack."""
     deadline = time.monotonic() + timeout
     samples: list[Footprint] = []
     while True:
         now = Footprint.of(pid, port)
         samples.append(now)
-        if now.fds <= base.fds and now.clients <= base.clients and now.rss <= base.rss + rss_slack:
+        descriptors_back = now.sockets <= base.sockets if sockets_only else now.fds <= base.fds
+        if descriptors_back and now.clients <= base.clients and now.rss <= base.rss + rss_slack:
             return now
         if time.monotonic() >= deadline:
             raise AssertionError(

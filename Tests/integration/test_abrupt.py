@@ -129,7 +129,8 @@ class Abrupt:
     def finish(self) -> None:
         """The proxy is back to its baseline and the load saw only correct replies."""
         try:
-            after = wait_back_to(self.proxy.pid, self.port, self.base, RSS_SLACK)
+            after = wait_back_to(self.proxy.pid, self.port, self.base, RSS_SLACK,
+                                 sockets_only=bool(sanitizers.active()))
             print(f"  after: {after}")
         finally:
             self.load.stop()
