@@ -201,19 +201,20 @@ def test_accept_out_of_descriptors_does_not_spin(start_proxy, run_id):
     waiting: list[socket.socket] = []
     try:
         key = key_in_slot(321, f":emfile:{run_id}")
-        assert keeper.command("SET", key, "1") == b"OK"
+        reply = keeper.command("SET", key, "1")
+        assert reply == b"OK", reply
         # No descriptor left for a client: every accept() fails with EMFILE.
         resource.prlimit(p.pid, resource.RLIMIT_NOFILE, (fd_count(p.pid), hard))
         for _ in range(20):
             s = socket.create_connection(("127.0.0.1", p.port), timeout=30)  # completes in the backlog
             s.sendall(b"*1\r\n$4\r\nPING\r\n")
             waiting.append(s)
-        wait_for(lambda: "cannot accept client connections" in p.log_path.read_text(), 20, "the pause is logged")
         before = cpu_seconds(p.pid)
         time.sleep(3)
         spent = cpu_seconds(p.pid) - before
         print(f"\n  CPU seconds over 3 s with accept() failing: {spent:.2f}")
         assert spent < 1.0, f"the proxy burned {spent:.2f} CPU seconds in 3 s while out of descriptors"
+        wait_for(lambda: "cannot accept client connections" in p.log_path.read_text(), 20, "the pause is logged")
         assert p.process.poll() is None
         assert keeper.command("INCR", key) == 2, "the connected client is no longer served"
         resource.prlimit(p.pid, resource.RLIMIT_NOFILE, (soft, hard))
