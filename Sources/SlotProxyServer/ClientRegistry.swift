@@ -126,6 +126,14 @@ final class ClientRegistry: @unchecked Sendable {
         }
     }
 
+    /// Frees worker `index`'s kill event: on that worker's thread when its loop ended, before
+    /// its event base is freed (under the lock, so no requestKill can add it meanwhile).
+    func workerStopped(_ index: Int) {
+        killEvents.withLock { events in
+            if let event = events.removeValue(forKey: index) { event_free(event) }
+        }
+    }
+
     /// The sessions of worker `index` that CLIENT KILL asked to close.
     fileprivate func killed(onWorker index: Int) -> [ClientSession] {
         entries.withLock { entries in

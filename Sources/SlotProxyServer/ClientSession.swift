@@ -170,7 +170,23 @@ final class ClientSession {
 
     private func readFailed(_ n: Int) {
         if n < 0 && (errno == EAGAIN || errno == EINTR) { return }
+        if n == 0 { return peerFinishedSending() }
         close()
+    }
+
+    /// End of file: the client sent all it ever will (shutdown(SHUT_WR), or a close we cannot
+    /// tell apart from one). Requests it completed are still answered, then the connection
+    /// closes, so `printf 'GET k\r\n' | nc -N` gets its reply; a partial last frame is dropped.
+    /// A client waiting on a blocking command or subscribed could wait forever for nothing it
+    /// can still read or end, so it is closed at once, as Redis closes every client on EOF
+    /// (its node connection is closed too, which unblocks the command there).
+    private func peerFinishedSending() {
+        if (replies.isEmpty && output.isEmpty) || awaitingBlocked || !blockingLinks.isEmpty || subscribed
+            || awaitingPubSub || pubsubLink != nil || !shardLinks.isEmpty {
+            close()
+            return
+        }
+        stopReading()
     }
 
     /// Handles every complete request in `count` bytes at `base`; returns the bytes used.

@@ -1,4 +1,5 @@
-// Starts and stops slotproxy: binds the listeners (failing fast if the port is taken),
+// Starts and stops slotproxy: raises the open-file limit (lowering maxclients when it
+// cannot), binds the listeners (failing fast if the port is taken),
 // asks the cluster for its topology once before serving, starts the topology thread and
 // one thread per worker, then takes signals on the calling thread (sigtimedwait: no work
 // ever runs in a signal handler):
@@ -29,6 +30,9 @@ public final class Proxy {
     public init(config: ProxyConfig, logger: Logger) throws {
         evthread_use_pthreads()
         signal(SIGPIPE, SIG_IGN)
+        var config = config
+        config.maxClients = Self.raiseOpenFileLimit(maxClients: config.maxClients, threads: config.threads,
+                                                    logger: logger)
         let initial = ClusterView(generation: 0, slotMap: SlotMap(), commands: CommandTable.snapshot,
                                   resolved: [:], redisVersion: "7.0.0")
         let context = ProxyContext(config: config, logger: logger, store: ClusterViewStore(initial))
@@ -37,6 +41,40 @@ public final class Proxy {
         context.workers = try (0..<config.threads).map { try Worker(index: $0, context: context) }
         admin = config.metricsPort == 0 ? nil
             : try AdminServer(context: context, host: config.metricsBind, port: config.metricsPort)
+    }
+
+    /// Raises the soft open-file limit to the hard limit, so a flood of clients (and their own
+    /// node connections) finds descriptors; returns the `maxclients` that fits under the limit
+    /// obtained, lowered with a warning when it falls short, as Redis does.
+    static func raiseOpenFileLimit(maxClients: Int, threads: Int, logger: Logger) -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return maxClients }
+        let original = limit.rlim_cur
+        let wanted = rlim_t(FileDescriptorBudget.wanted(maxClients: maxClients, threads: threads))
+        if limit.rlim_cur < limit.rlim_max {
+            // RLIM_INFINITY (all ones) is refused for descriptors (past fs.nr_open): ask for what is needed.
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max == rlim_t.max ? max(wanted, limit.rlim_cur) : limit.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) != 0 && raised.rlim_cur > wanted && wanted > original {
+                raised.rlim_cur = wanted
+                _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised)
+            }
+            _ = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+            if limit.rlim_cur > original {
+                logger.notice("raised the open-file limit", metadata: [
+                    "from": "\(original)", "to": "\(limit.rlim_cur)"])
+            }
+        }
+        let current = limit.rlim_cur > rlim_t(Int.max) ? Int.max : Int(limit.rlim_cur)
+        let fitting = FileDescriptorBudget.maxClients(maxClients, fittingUnder: current, threads: threads)
+        if fitting < maxClients {
+            logger.warning("open-file limit too low for maxclients: maxclients lowered; raise 'ulimit -n' (the hard limit) to serve more", metadata: [
+                "maxclients_requested": "\(maxClients)", "maxclients": "\(fitting)",
+                "open_file_limit": "\(current)", "hard_limit": "\(limit.rlim_max)",
+                "needed": "\(wanted)",
+            ])
+        }
+        return fitting
     }
 
     /// Serves until SIGINT or SIGTERM, drains, stops every thread and returns (the process
@@ -114,6 +152,15 @@ public final class Proxy {
         }
         admin?.stop()
         context.topology?.stop()
+        for worker in context.workers { worker.stop() }  // only those past the drain deadline still run
+        let workersStopped = finished.wait(timeout: .now() + 5) == .success
+        let topologyStopped = context.topology?.join(timeout: 5) ?? true
+        if workersStopped && topologyStopped {
+            // Nothing runs any more: break the context <-> worker and context <-> topology
+            // manager cycles, so everything is freed (LeakSanitizer checks at exit).
+            context.workers = []
+            context.topology = nil
+        }
         logger.notice("slotproxy stopped", metadata: [
             "uptime_seconds": "\(Int(MonotonicClock.seconds() - context.startedAt))"])
     }

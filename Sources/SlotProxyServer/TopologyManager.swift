@@ -22,6 +22,8 @@ final class TopologyManager: @unchecked Sendable {
     private var schedule: RefreshSchedule
     private var running = true
     private var thread: Thread?
+    /// Signalled when the topology thread returns (join).
+    private let exited = DispatchSemaphore(value: 0)
 
     // Topology thread only.
     private var lastTopology: ClusterTopology?
@@ -65,6 +67,14 @@ final class TopologyManager: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Waits up to `timeout` seconds for the topology thread to return after `stop()`
+    /// (a refresh in progress finishes first); false if it did not, or never started.
+    func join(timeout: Double) -> Bool {
+        guard thread != nil, exited.wait(timeout: .now() + timeout) == .success else { return false }
+        thread = nil  // the Thread keeps its closure, which holds self: break that cycle
+        return true
+    }
+
     private func loop() {
         while true {
             let complete = context.store.current().slotMap.isComplete
@@ -78,7 +88,10 @@ final class TopologyManager: @unchecked Sendable {
             }
             let stop = !running
             condition.unlock()
-            if stop { return }
+            if stop {
+                exited.signal()
+                return
+            }
             refresh()
         }
     }

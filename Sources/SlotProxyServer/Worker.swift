@@ -78,12 +78,13 @@ final class Worker {
     private var listenFDs: [Int32] = []
     /// What the listeners are bound to, as host:port ([host]:port for IPv6).
     private(set) var listeningAddresses: [String] = []
-    /// The events other threads activate (wake: a new view; shutdown), under a lock because
-    /// a worker that finished draining frees them while other threads may still call.
-    private let crossThreadEvents = Mutex<CrossThreadEvents>(CrossThreadEvents())
+    /// Activated by other threads: a new view to adopt; a shutdown request (see init).
+    private var wakeEvent: OpaquePointer?
+    private var shutdownEvent: OpaquePointer?
     private var tickEvent: OpaquePointer?
-    /// Loop thread only: the loop ends when this turns false.
-    private var running = true
+    /// Cleared by `stop()` or the end of a drain; read by the loop (atomic: stop() may come
+    /// from another thread).
+    private let running = Atomic<Bool>(true)
     /// Written by the signal thread, read by the loop in `onShutdownRequest`.
     private let shutdownPhase = Atomic<Int>(ShutdownPhase.serving)
     /// Set once the loop has started draining; `drainDeadline` is when it stops waiting.
@@ -114,6 +115,9 @@ final class Worker {
     var errorKinds: [(prefix: [UInt8], index: Int)] = []
     private var maintenanceEvent: OpaquePointer?
     private var maintenanceTicks = 0
+    /// Listening paused after accept() failed for want of descriptors (pauseAccepting).
+    private var acceptPaused = false
+    private var lastAcceptWarning = 0.0
 
     init(index: Int, context: ProxyContext) throws {
         self.index = index
@@ -158,12 +162,19 @@ final class Worker {
             }
         }
         guard !listenFDs.isEmpty else { throw SocketError("no address to listen on") }
-        // Made before the thread runs, so a shutdown requested at any time reaches the loop.
-        let shutdown = event_new(base, -1, 0, workerShutdownCallback, Unmanaged.passUnretained(self).toOpaque())
-        crossThreadEvents.withLock { $0.shutdown = shutdown }
+        // The events other threads activate (wake: a new view; shutdown) are made before the
+        // worker's thread starts and freed only in deinit, once every thread has stopped: the
+        // topology and main threads may activate them at any time, also after this loop ended.
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        wakeEvent = event_new(base, -1, 0, workerWakeCallback, me)
+        shutdownEvent = event_new(base, -1, 0, workerShutdownCallback, me)
     }
 
     deinit {
+        // Freed here, not when the loop ends: another thread may call wake() until then.
+        if let e = wakeEvent { event_free(e) }
+        if let e = shutdownEvent { event_free(e) }
+        event_base_free(base)
         scratch.deallocate()
     }
 
@@ -175,12 +186,10 @@ final class Worker {
             event_add(ev, nil)
             listenEvents.append(ev)
         }
-        let wake = event_new(base, -1, 0, workerWakeCallback, me)
-        crossThreadEvents.withLock { $0.wake = wake }
         tickEvent = event_new(base, -1, Int16(EV_PERSIST), workerTickCallback, me)
         var tenth = timeval(tv_sec: 0, tv_usec: 100_000)
         event_add(tickEvent, &tenth)
-        while running {
+        while running.load(ordering: .acquiring) {
             event_base_loop(base, EVLOOP_ONCE)
             now = MonotonicClock.coarseSeconds()
             flush()
@@ -194,17 +203,12 @@ final class Worker {
         backends.closeAll()
         for links in idleBlocking.values { for link in links { link.close() } }
         if let e = tickEvent { event_free(e) }
-        crossThreadEvents.withLock { events in
-            if let e = events.wake { event_free(e) }
-            if let e = events.shutdown { event_free(e) }
-            events = CrossThreadEvents()
-        }
-        event_base_free(base)
+        context.sessions.workerStopped(index)
     }
 
     /// Asks the loop to adopt the newest view (any thread).
     func wake() {
-        crossThreadEvents.withLock { if let e = $0.wake { event_active(e, 0, 0) } }
+        if let e = wakeEvent { event_active(e, 0, 0) }
     }
 
     private enum ShutdownPhase {
@@ -219,20 +223,21 @@ final class Worker {
     func beginShutdown() {
         if shutdownPhase.compareExchange(expected: ShutdownPhase.serving, desired: ShutdownPhase.draining,
                                          ordering: .acquiringAndReleasing).exchanged {
-            crossThreadEvents.withLock { if let e = $0.shutdown { event_active(e, 0, 0) } }
+            if let e = shutdownEvent { event_active(e, 0, 0) }
         }
     }
 
     /// Stops the loop at once (any thread): clients are closed whatever they are owed.
     func stop() {
         shutdownPhase.store(ShutdownPhase.stopping, ordering: .releasing)
-        crossThreadEvents.withLock { if let e = $0.shutdown { event_active(e, 0, 0) } }
+        running.store(false, ordering: .releasing)
+        if let e = shutdownEvent { event_active(e, 0, 0) }
     }
 
     fileprivate func onShutdownRequest() {
         switch shutdownPhase.load(ordering: .acquiring) {
         case ShutdownPhase.stopping:
-            running = false
+            running.store(false, ordering: .releasing)
         case ShutdownPhase.draining where !draining:
             draining = true
             drainDeadline = now + Double(context.config.shutdownTimeout)
@@ -261,13 +266,13 @@ final class Worker {
                 logger.warning("shutdown-timeout reached: closing clients still owed replies",
                                metadata: ["worker": "\(index)", "clients": "\(owed)"])
             }
-            running = false
+            running.store(false, ordering: .releasing)
             return
         }
         for client in Array(clients.values) where client.isQuiet {
             client.close()
         }
-        if clients.isEmpty { running = false }
+        if clients.isEmpty { running.store(false, ordering: .releasing) }
     }
 
     // MARK: - Events
@@ -275,7 +280,13 @@ final class Worker {
     fileprivate func acceptClients(_ listenFD: Int32) {
         for _ in 0..<64 {
             let fd = slotproxy_accept(listenFD)
-            if fd < 0 { return }
+            if fd < 0 {
+                let error = errno
+                if error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM {
+                    pauseAccepting(error)
+                }
+                return
+            }
             Socket.configureStream(fd, keepAliveSeconds: context.config.tcpKeepalive)
             stats.connectionsReceived.add(1)
             if !context.admitClient() {
@@ -298,6 +309,29 @@ final class Worker {
         guard let refused = context.clientRefused(nowMs: Int((now - context.startedAt) * 1000)) else { return }
         logger.warning("refusing clients: maxclients reached", metadata: [
             "maxclients": "\(context.config.maxClients)", "refused": "\(refused)"])
+    }
+
+    /// Out of file descriptors (or kernel memory): the pending connection stays in the
+    /// backlog and the listener stays readable, so accepting again at once would spin the
+    /// loop. Listening pauses until the next 100 ms tick instead, and says so at most every
+    /// 10 s.
+    private func pauseAccepting(_ error: Int32) {
+        guard !acceptPaused else { return }
+        acceptPaused = true
+        for ev in listenEvents { event_del(ev) }
+        if lastAcceptWarning == 0 || now - lastAcceptWarning >= 10 {
+            lastAcceptWarning = now
+            logger.warning("cannot accept client connections: pausing the listener", metadata: [
+                "error": "\(String(cString: strerror(error)))", "worker": "\(index)",
+                "clients": "\(clients.count)",
+            ])
+        }
+    }
+
+    private func resumeAccepting() {
+        guard acceptPaused else { return }
+        acceptPaused = false
+        for ev in listenEvents { event_add(ev, nil) }
     }
 
     fileprivate func adoptNewestView() {
@@ -327,6 +361,7 @@ final class Worker {
     fileprivate func onTick() {
         now = MonotonicClock.coarseSeconds()
         clock = MonotonicClock.nanoseconds()
+        if !draining { resumeAccepting() }
         adoptNewestView()
         releaseHeld()
         warmPrimaries()
@@ -628,12 +663,6 @@ final class Worker {
     func needsResubscribe(_ client: ClientSession) {
         resubscribing[ObjectIdentifier(client)] = client
     }
-}
-
-/// Events of a worker's loop that other threads activate; nil once the loop has ended.
-struct CrossThreadEvents {
-    var wake: OpaquePointer?
-    var shutdown: OpaquePointer?
 }
 
 /// A request waiting for its primary (see Worker.hold).

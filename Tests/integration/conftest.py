@@ -23,6 +23,9 @@ Per test:
   run_id        a random token that keeps each run's keys apart.
 Tests that need the proxy carry the marker `proxy` (added here at collection), so
 `pytest -m "not proxy"` runs only the harness checks and the [redis] reference runs.
+Sanitizers: with an ASan/TSan build of the proxy (scripts/test --asan / --tsan), a sanitizer report
+written during a test (a file in $SLOTPROXY_SANITIZER_DIR, or a report in a proxy's log) fails
+that test; one the shared proxy writes at exit fails the session (see sanitizers.py).
 Everything started is recorded under $SLOTPROXY_RUN_DIR (scripts/test sets it and cleans it up even
 if pytest dies); the default is run/pytest-<pid>/.
 """
@@ -39,6 +42,7 @@ from pathlib import Path
 import pytest
 import redis
 
+import sanitizers
 from support import (
     REPO,
     Cluster,
@@ -109,9 +113,33 @@ class _SharedProxy:
 
 @pytest.fixture(scope="session")
 def _shared_proxy(cluster, run_dir):
+    before = sanitizers.report_files()
     shared = _SharedProxy(cluster, run_dir)
     yield shared
     shared.stop()
+    # A report the shared proxy writes at exit (LeakSanitizer) belongs to no test.
+    found = sanitizers.report_files() - before
+    logged = sanitizers.in_log(shared.current.log_path) if shared.current is not None else None
+    if found or logged:
+        pytest.fail("sanitizer report from the shared proxy at exit:\n"
+                    + (sanitizers.describe(found) if found else logged))
+
+
+@pytest.fixture(autouse=True)
+def _no_sanitizer_reports():
+    """Fails the test during which a sanitizer report file appeared (set up first, so torn down
+    last: after the proxies a test started have been stopped and wrote any exit report)."""
+    before = sanitizers.report_files()
+    yield
+    found = sanitizers.report_files() - before
+    if found:
+        pytest.fail("sanitizer report(s) during this test:\n" + sanitizers.describe(found), pytrace=False)
+
+
+def _fail_on_logged_reports(proxies) -> None:
+    reports = [r for r in (sanitizers.in_log(p.log_path) for p in proxies) if r]
+    if reports:
+        pytest.fail("sanitizer report in a proxy's log:\n" + "\n".join(reports), pytrace=False)
 
 
 @pytest.fixture
@@ -121,6 +149,9 @@ def proxy(_shared_proxy) -> ProxyProcess:
     status = p.process.poll()
     if status is not None:
         pytest.fail(f"the proxy died during this test (exit status {status}); log tail:\n{p.log_tail()}")
+    if not getattr(p, "sanitizer_reported", False) and sanitizers.in_log(p.log_path):
+        p.sanitizer_reported = True  # fail the test that saw it, not every later one
+        _fail_on_logged_reports([p])
 
 
 @pytest.fixture
@@ -140,6 +171,7 @@ def start_proxy(cluster, run_dir):
         p.stop()
     if died:
         pytest.fail("a proxy died during this test:\n" + "\n".join(p.log_tail() for p in died))
+    _fail_on_logged_reports(started)
 
 
 @dataclass
@@ -284,3 +316,4 @@ def own_proxy(run_dir):
         p.stop()
     if died:
         pytest.fail("a proxy died during this test:\n" + "\n".join(p.log_tail() for p in died))
+    _fail_on_logged_reports(started)
