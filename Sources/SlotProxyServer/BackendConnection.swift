@@ -331,7 +331,10 @@ final class BackendConnection {
             let consumed = process(worker.scratch, count: n)
             if consumed < n && state == .ready { input.append(worker.scratch + consumed, n - consumed) }
         } else {
-            input.reserveWritable(max(16 * 1024, scanner.bytesNeeded - input.readableCount))
+            // Grow toward the reply's announced end no faster than bytes arrive (at most
+            // doubling), so a length a node announces (or garbles) costs nothing until it comes.
+            let missing = scanner.bytesNeeded - input.readableCount
+            input.reserveWritable(max(16 * 1024, min(missing, max(64 * 1024, input.readableCount))))
             let n = read(fd, input.writePointer, input.writableCount)
             guard n > 0 else { return readFailed(n) }
             worker.stats.backendBytesIn.add(n)
