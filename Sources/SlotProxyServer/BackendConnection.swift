@@ -603,9 +603,9 @@ struct InFlightQueue {
     @inline(__always)
     mutating func popFirst() -> BackendConnection.InFlight? {
         guard count > 0 else { return nil }
-        let item = items[head]
+        // Moved out of its slot, not copied: no retain and release of its client per reply.
+        let item = items[head].take()
         if item?.leadingReplies ?? 0 > 0 { batches -= 1 }
-        items[head] = nil
         head = (head + 1) & (items.count - 1)
         count -= 1
         return item

@@ -33,7 +33,7 @@ extension ClientSession {
 
     private func route(_ args: RequestArguments, frame: UnsafeRawBufferPointer) {
         let spec: CommandSpec
-        switch worker.view.commands.resolve(args) {
+        switch worker.commands.resolve(args) {
         case .command(let s):
             spec = s
         case .unknownCommand(let error), .unknownSubcommand(let error), .wrongArity(let error):

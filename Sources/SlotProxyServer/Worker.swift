@@ -33,6 +33,9 @@ final class Worker {
     /// The cluster as this worker routes it. `slotMap` starts as the view's and is patched
     /// in place by MOVED replies until the next view arrives.
     private(set) var view: ClusterView
+    /// `view.commands`, kept apart: reading it through `view` copies the whole view (a retain
+    /// and release of each of its references) on every request.
+    private(set) var commands: CommandTable
     var slotMap: SlotMap
     private var viewGeneration: Int
 
@@ -143,6 +146,7 @@ final class Worker {
         self.base = base
         let view = context.store.current()
         self.view = view
+        self.commands = view.commands
         self.slotMap = view.slotMap
         self.viewGeneration = view.generation
         self.scratch = .allocate(capacity: scratchSize)
@@ -340,6 +344,7 @@ final class Worker {
         let newView = context.store.current()
         if newView.commands !== view.commands { commandTiming = Self.commandTiming(newView.commands) }
         view = newView
+        commands = newView.commands
         slotMap = newView.slotMap
         viewGeneration = newView.generation
         slotMapChanged()
