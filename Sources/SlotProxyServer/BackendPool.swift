@@ -74,14 +74,13 @@ final class BackendPool {
     }
 
     /// Every shared connection and its state, for the metrics.
-    func linkStates() -> [BackendLinkState] {
-        var out: [BackendLinkState] = []
+    /// Appends the state of every shared connection to `out` (no allocation once `out` has
+    /// the capacity: this runs on every tick).
+    func appendLinkStates(to out: inout [BackendLinkState]) {
         for node in byAddress.values {
-            for c in [node.resp2, node.resp3] {
-                if let c { out.append(BackendLinkState(address: c.address, state: c.stateName)) }
-            }
+            if let c = node.resp2 { out.append(BackendLinkState(address: c.address, state: c.stateName)) }
+            if let c = node.resp3 { out.append(BackendLinkState(address: c.address, state: c.stateName)) }
         }
-        return out
     }
 
     func closeAll() {

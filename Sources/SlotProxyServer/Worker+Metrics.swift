@@ -104,7 +104,13 @@ extension Worker {
 
     /// Publishes the states of this worker's shared connections (read by /readyz and /metrics).
     func publishBackendStates() {
-        let states = backends.linkStates()
+        // Compared in a reusable buffer and published only when something changed: this runs
+        // every 100 ms and must not allocate while nothing happens.
+        linkStateScratch.removeAll(keepingCapacity: true)
+        backends.appendLinkStates(to: &linkStateScratch)
+        guard linkStateScratch != publishedLinkStates else { return }
+        publishedLinkStates = Array(linkStateScratch)
+        let states = publishedLinkStates
         stats.backendStates.withLock { $0 = states }
     }
 }

@@ -46,6 +46,9 @@ final class Worker {
     /// Finished merges kept for reuse, and the buffer merged replies are written into.
     var merges = MergePool()
     var mergeOutput: [UInt8] = []
+    /// Backend connection states: built each tick in the scratch, published when they change.
+    var linkStateScratch: [BackendLinkState] = []
+    var publishedLinkStates: [BackendLinkState] = []
     /// Settings read on the request path, copied once (reading `context.config` copies the
     /// whole configuration).
     let readFrom: ReadFrom

@@ -86,7 +86,7 @@ final class LatencyRegistry: Sendable {
 }
 
 /// One shared backend connection as a worker last published it.
-struct BackendLinkState: Sendable {
+struct BackendLinkState: Sendable, Equatable {
     let address: NodeAddress
     /// ready, connecting, down or idle.
     let state: String

@@ -23,7 +23,8 @@ from support import ProxyProcess, RawConnection, encode_command, key_in_slot, wa
 @pytest.mark.proxy
 def test_sigterm_after_every_kind_of_client(cluster, run_dir, run_id):
     # Not start_proxy: this test stops the proxy itself and checks how it exited.
-    p = ProxyProcess(cluster.seeds, run_dir=run_dir, threads=2).start()
+    # The BLPOPs never end: the drain waits for them until shutdown-timeout, kept short here.
+    p = ProxyProcess(cluster.seeds, run_dir=run_dir, threads=2, extra_args=["--shutdown-timeout", "1"]).start()
     opened: list[socket.socket] = []
 
     def client(*frames) -> socket.socket:
