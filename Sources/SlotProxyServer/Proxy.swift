@@ -151,6 +151,7 @@ public final class Proxy {
             }
         }
         admin?.stop()
+        _ = admin?.join(timeout: 5)
         context.topology?.stop()
         for worker in context.workers { worker.stop() }  // only those past the drain deadline still run
         let workersStopped = finished.wait(timeout: .now() + 5) == .success
