@@ -53,21 +53,6 @@ struct SplitPlannerTests {
         #expect(parts.count == 2)
     }
 
-    @Test("decimal encoding of lengths and counts, including 0, multi-digit and negative numbers")
-    func decimals() {
-        for n in [0, 7, 10, 99, 12345, 1 << 40, -1, -42, Int.max, Int.min] {
-            var out: [UInt8] = []
-            RESPEncoding.appendHeader(UInt8(ascii: ":"), n, to: &out)
-            #expect(out == Array(":\(n)\r\n".utf8))
-        }
-        let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: 64)
-        defer { buffer.deallocate() }
-        for n in [0, 9, 10, 100, 65535, Int.max] {
-            let end = RESPEncoding.writeHeader(UInt8(ascii: "$"), n, at: buffer)
-            #expect(Array(UnsafeBufferPointer(start: buffer, count: end - buffer)) == Array("$\(n)\r\n".utf8))
-        }
-    }
-
     @Test("a part larger than the planner's buffer grows it")
     func largePart() throws {
         let big = String(repeating: "v", count: 100_000)
