@@ -124,30 +124,42 @@ public enum ReplyMerger {
 
     /// The value of an integer reply.
     public static func integer(_ reply: [UInt8]) -> Int64? {
+        reply.withUnsafeBufferPointer { integer(in: $0) }
+    }
+
+    /// The value of the integer reply in `reply` (no copy: the allocation-free merges use it).
+    static func integer(in reply: UnsafeBufferPointer<UInt8>) -> Int64? {
         guard reply.first == UInt8(ascii: ":"), let cr = reply.firstIndex(of: 13) else { return nil }
-        return reply.withUnsafeBufferPointer { parseInteger($0.baseAddress! + 1, cr - 1) }
+        return parseInteger(reply.baseAddress! + 1, cr - 1)
     }
 
     /// The elements of an array, set or push reply, each as its complete bytes.
     public static func elements(_ reply: [UInt8]) -> [ArraySlice<UInt8>]? {
-        guard let type = reply.first, type == UInt8(ascii: "*") || type == UInt8(ascii: "~") || type == UInt8(ascii: ">"),
-              let cr = reply.firstIndex(of: 13) else { return nil }
-        return reply.withUnsafeBufferPointer { buf -> [ArraySlice<UInt8>]? in
-            guard let n = parseInteger(buf.baseAddress! + 1, cr - 1) else { return nil }
-            if n < 0 { return [] }
-            var out: [ArraySlice<UInt8>] = []
-            out.reserveCapacity(Int(n))
-            var offset = cr + 2
-            var scanner = ReplyScanner()
-            for _ in 0..<n {
-                guard case .complete(let length) = scanner.scan(buf.baseAddress! + offset, count: buf.count - offset) else {
-                    return nil
-                }
-                out.append(reply[offset..<(offset + length)])
-                offset += length
-            }
-            return out
+        var out: [ArraySlice<UInt8>] = []
+        let count = reply.withUnsafeBufferPointer { buf in
+            forEachElement(in: buf) { offset, length in out.append(reply[offset..<(offset + length)]) }
         }
+        return count == nil ? nil : out
+    }
+
+    /// Walks the elements of the array, set or push reply in `reply`, giving each one's offset
+    /// and length, without copying. Returns how many there are (a nil array has none); nil when
+    /// `reply` is not such a reply or an element is cut short.
+    static func forEachElement(in reply: UnsafeBufferPointer<UInt8>,
+                               _ body: (_ offset: Int, _ length: Int) -> Void) -> Int? {
+        guard let type = reply.first, type == UInt8(ascii: "*") || type == UInt8(ascii: "~") || type == UInt8(ascii: ">"),
+              let cr = reply.firstIndex(of: 13), let n = parseInteger(reply.baseAddress! + 1, cr - 1) else { return nil }
+        if n < 0 { return 0 }
+        var offset = cr + 2
+        var scanner = ReplyScanner()
+        for _ in 0..<n {
+            guard case .complete(let length) = scanner.scan(reply.baseAddress! + offset, count: reply.count - offset) else {
+                return nil
+            }
+            body(offset, length)
+            offset += length
+        }
+        return Int(n)
     }
 
     private static func unexpected(_ part: [UInt8]) -> [UInt8] {

@@ -113,7 +113,7 @@ public struct ReplyParts {
             var total: Int64 = 0
             let ok = bytes.withUnsafeBufferPointer { buf -> Bool in
                 for p in 0..<count {
-                    guard let n = Self.integer(buf, start[p], length[p]) else { return false }
+                    guard let n = ReplyMerger.integer(in: part(p, of: buf)) else { return false }
                     total &+= n
                 }
                 return true
@@ -164,23 +164,18 @@ public struct ReplyParts {
         let found = bytes.withUnsafeBufferPointer { buf -> Bool in
             for p in 0..<count {
                 let first = Int(ordinalStart[p]), keys = Int(ordinalStart[p + 1]) - first
-                let base = buf.baseAddress! + start[p]
-                let end = length[p]
-                guard end > 3, base[0] == UInt8(ascii: "*") || base[0] == UInt8(ascii: "~") else { return false }
-                var cr = 1
-                while cr < end && base[cr] != 13 { cr += 1 }
-                guard cr < end, let n = parseInteger(base + 1, cr - 1), n == keys else { return false }
-                var offset = cr + 2
-                var scanner = ReplyScanner()
-                for j in 0..<keys {
-                    scanner.reset()
-                    guard case .complete(let size) = scanner.scan(base + offset, count: end - offset) else { return false }
+                var j = 0, fits = true
+                let elements = ReplyMerger.forEachElement(in: part(p, of: buf)) { offset, size in
+                    guard fits, j < keys, Int(ordinals[first + j]) < keyCount else {
+                        fits = false
+                        return
+                    }
                     let ordinal = Int(ordinals[first + j])
-                    guard ordinal < keyCount else { return false }
                     keyStart[ordinal] = start[p] + offset
                     keyLength[ordinal] = size
-                    offset += size
+                    j += 1
                 }
+                guard fits, elements == keys else { return false }
             }
             return true
         }
@@ -189,10 +184,8 @@ public struct ReplyParts {
         return true
     }
 
-    private static func integer(_ buf: UnsafeBufferPointer<UInt8>, _ start: Int, _ length: Int) -> Int64? {
-        guard length >= 4, buf[start] == UInt8(ascii: ":") else { return nil }
-        var cr = start + 1
-        while cr < start + length && buf[cr] != 13 { cr += 1 }
-        return parseInteger(buf.baseAddress! + start + 1, cr - start - 1)
+    /// Part `p`'s bytes within `buf` (the collected bytes).
+    private func part(_ p: Int, of buf: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(rebasing: buf[start[p]..<(start[p] + length[p])])
     }
 }
