@@ -12,10 +12,10 @@ extension ClientSession {
     /// them `.custom`).
     static let customFanOuts: [String: (ClientSession, RequestArguments) -> Void] = [
         "scan": { s, a in s.scan(a) },
-        "randomkey": { s, a in s.fanOut(RESPValueEncoder.command(["RANDOMKEY"]), finish: .randomKey) },
+        "randomkey": { s, a in s.fanOut(RESPValueEncoder.command(["RANDOMKEY"]), finish: .custom(.randomKey)) },
         "script|load": { s, a in
             s.fanOut(RESPValueEncoder.command([Array("SCRIPT".utf8), Array("LOAD".utf8), Array(a[2])]),
-                     finish: .scriptLoad(Array(a[2])))
+                     finish: .custom(.scriptLoad(Array(a[2]))))
         },
     ]
 
@@ -84,7 +84,7 @@ extension ClientSession {
             let bytes = i == 1 ? Array(String(cursor.nodeCursor).utf8) : Array(args[i])
             request += Array("$\(bytes.count)\r\n".utf8) + bytes + [13, 10]
         }
-        let merge = worker.merges.take(.scan(cursor.slot), parts: 1, partName: "primaries")
+        let merge = worker.merges.take(.custom(.scan(cursor.slot)), parts: 1, partName: "primaries")
         keepSlowlogArguments(merge)
         let sequence = replies.append(merge: merge)
         request.withUnsafeBytes {
@@ -101,31 +101,33 @@ extension ClientSession {
         }
     }
 
-    /// A part's reply; the last part completes the client's reply, and the merge goes back
-    /// to the worker's pool.
+    /// A part's reply; the last part completes the client's reply, written into the worker's
+    /// reusable buffer, and the merge goes back to the worker's pool.
     func deliverPart(_ sequence: UInt64, _ part: Int, _ reply: UnsafeRawBufferPointer) {
         guard !closed, let merge = replies.merge(for: sequence), merge.add(part, reply) else { return }
-        if case .rule(let rule) = merge.finish {
-            // The worker's reusable output buffer, moved out while it is filled.
-            var out: [UInt8] = []
-            swap(&out, &worker.mergeOutput)
-            out.removeAll(keepingCapacity: true)
-            merge.parts.merge(rule, partName: merge.partName, into: &out)
-            out.withUnsafeBytes { deliver(sequence, $0) }
-            swap(&out, &worker.mergeOutput)
-        } else {
-            finished(merge).withUnsafeBytes { deliver(sequence, $0) }
-        }
+        // The worker's output buffer, moved out (not copied) while it is filled.
+        var out: [UInt8] = []
+        swap(&out, &worker.mergeOutput)
+        out.removeAll(keepingCapacity: true)
+        finish(merge, into: &out)
+        out.withUnsafeBytes { deliver(sequence, $0) }
+        swap(&out, &worker.mergeOutput)
         worker.merges.recycle(merge)
     }
 
-    /// The reply of a fan-out whose merge is more than a rule (SCAN, RANDOMKEY, INFO…).
-    private func finished(_ merge: PendingMerge) -> [UInt8] {
-        let parts = merge.parts.collected
+    /// The client's reply from every part. The merge rules take ReplyParts' path (no allocation
+    /// for MGET, MSET, DEL…); SCAN, RANDOMKEY, SCRIPT LOAD and INFO look at the parts themselves.
+    private func finish(_ merge: PendingMerge, into out: inout [UInt8]) {
         switch merge.finish {
         case .rule(let rule):
-            return ReplyMerger.merge(rule, parts: parts, keyOrdinals: merge.parts.keyOrdinals,
-                                     keyCount: merge.parts.keyCount, partName: merge.partName)
+            merge.parts.merge(rule, partName: merge.partName, into: &out)
+        case .custom(let custom):
+            out.append(contentsOf: customReply(custom, parts: merge.parts.collected))
+        }
+    }
+
+    private func customReply(_ custom: PendingMerge.Custom, parts: [[UInt8]]) -> [UInt8] {
+        switch custom {
         case .scan(let slot):
             if let failure = ReplyMerger.failureReply(parts, partName: "primaries") { return failure }
             guard let elements = ReplyMerger.elements(parts[0]), elements.count == 2,

@@ -16,7 +16,7 @@ extension ClientSession {
         let text = InfoText.render(sections: sections, fixed: infoFields(sections, collector), snapshot: collector.snapshot())
         if sections.contains("keyspace") {
             // The dataset is the sum of every primary's keyspace.
-            fanOut(RESPValueEncoder.command(["INFO", "keyspace"]), finish: .info(text))
+            fanOut(RESPValueEncoder.command(["INFO", "keyspace"]), finish: .custom(.info(text)))
         } else {
             respond(infoReply(text))
         }

@@ -8,8 +8,13 @@ import SlotProxyCore
 final class PendingMerge {
     /// What becomes of the parts once they are all in.
     enum Finish {
-        /// ReplyMerger with the command's rule (MGET, MSET, DEL, DBSIZE, KEYS…).
+        /// The command's merge rule, through ReplyParts (MGET, MSET, DEL, DBSIZE, KEYS…).
         case rule(ReplyMerge)
+        /// A reply the client session builds from the parts itself.
+        case custom(Custom)
+    }
+
+    enum Custom {
         /// SCAN: the node's reply with its cursor re-encoded for the client.
         case scan(HashSlot)
         /// RANDOMKEY: one non-nil key among the primaries' answers.

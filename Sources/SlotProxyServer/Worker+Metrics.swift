@@ -109,8 +109,8 @@ extension Worker {
         linkStateScratch.removeAll(keepingCapacity: true)
         backends.appendLinkStates(to: &linkStateScratch)
         guard linkStateScratch != publishedLinkStates else { return }
-        publishedLinkStates = Array(linkStateScratch)
-        let states = publishedLinkStates
+        publishedLinkStates = linkStateScratch
+        let states = linkStateScratch
         stats.backendStates.withLock { $0 = states }
     }
 }
