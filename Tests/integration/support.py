@@ -997,3 +997,24 @@ class ClientLoad:
             lines.append(f"  errors sent from +{first:.2f}s to +{last:.2f}s")
         lines += [f"  {m}" for m in self.mismatches[:10]]
         return "\n".join(lines)
+
+
+def migrate_slot(cluster: "Cluster", slot: int, source: int, target: int, pause: float = 0.0) -> None:
+    """Moves one slot, keys and all, as redis-cli --cluster does (IMPORTING/MIGRATING, MIGRATE,
+    SETSLOT NODE on every primary). `pause` seconds after each batch of keys lets a load meet
+    the slot half-migrated (ASK)."""
+    src, dst = cluster.node(source), cluster.node(target)
+    src_id, dst_id = cluster.node_id(source), cluster.node_id(target)
+    dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", src_id)
+    src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", dst_id)
+    while True:
+        keys = src.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100)
+        if not keys:
+            break
+        src.execute_command("MIGRATE", "127.0.0.1", target, "", 0, 5000, "KEYS", *keys)
+        time.sleep(pause)
+    dst.execute_command("CLUSTER", "SETSLOT", slot, "NODE", dst_id)
+    src.execute_command("CLUSTER", "SETSLOT", slot, "NODE", dst_id)
+    for port in cluster.primaries():
+        if port not in (source, target):
+            cluster.node(port).execute_command("CLUSTER", "SETSLOT", slot, "NODE", dst_id)

@@ -30,7 +30,6 @@ from __future__ import annotations
 import socket
 import struct
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest

@@ -53,7 +53,6 @@ import pytest
 import redis
 
 from support import (
-    NULL3,
     ErrorReply,
     RawConnection,
     RespMap,

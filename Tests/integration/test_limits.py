@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from support import ConnectionClosed, ErrorReply, RawConnection, encode_command, wait_for
+from support import ConnectionClosed, RawConnection, encode_command, wait_for
 from wellbehaved import StandaloneRedis, WellBehavedClient
 
 

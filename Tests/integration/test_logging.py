@@ -211,7 +211,7 @@ def test_event_lines(own_cluster, logged_proxy, run_id):
     bad = [l for l in text if not LINE.match(l)]
     assert not bad, f"lines without the Redis-like prefix: {bad[:5]}"
     lost = [l for l in text if re.search(rf"connection to node lost node=127\.0\.0\.1:{replica}\b", l)]
-    assert len(lost) == 1, f"one line for the replica's loss expected:\n" + "\n".join(lost)
+    assert len(lost) == 1, "one line for the replica's loss expected:\n" + "\n".join(lost)
     restored = [l for l in text if re.search(rf"connection to node restored node=127\.0\.0\.1:{replica}\b", l)]
     assert len(restored) == 1, "\n".join(restored)
     print("\n" + "\n".join(text))

@@ -58,7 +58,6 @@ import os
 import random
 import re
 import signal
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -67,12 +66,10 @@ import pytest
 import redis
 
 from support import (
-    NULL3,
     Cluster,
     ErrorReply,
     RawConnection,
     encode_command,
-    free_cluster_base,
     key_in_slot,
     key_slot,
 )

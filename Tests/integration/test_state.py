@@ -86,7 +86,6 @@ What each test checks:
 from __future__ import annotations
 
 import select
-import subprocess
 import threading
 import time
 
@@ -98,10 +97,10 @@ from support import (
     ErrorReply,
     RawConnection,
     encode_command,
-    free_cluster_base,
     info_field,
     key_in_slot,
     key_slot,
+    migrate_slot,
 )
 
 CROSSSLOT = "CROSSSLOT Keys in request don't hash to the same slot"
@@ -988,25 +987,6 @@ def own_cluster(run_dir):
         cluster.stop()
 
 
-def _migrate_slot(cluster: Cluster, slot: int, source: int, target: int) -> None:
-    """Moves one (empty or not) slot from one primary to another, as redis-cli --cluster does."""
-    src, dst = cluster.node(source), cluster.node(target)
-    src_id = src.execute_command("CLUSTER", "MYID").decode()
-    dst_id = dst.execute_command("CLUSTER", "MYID").decode()
-    dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", src_id)
-    src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", dst_id)
-    while True:
-        keys = src.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100)
-        if not keys:
-            break
-        src.execute_command("MIGRATE", "127.0.0.1", target, "", 0, 5000, "KEYS", *keys)
-    dst.execute_command("CLUSTER", "SETSLOT", slot, "NODE", dst_id)
-    src.execute_command("CLUSTER", "SETSLOT", slot, "NODE", dst_id)
-    for port in cluster.primaries():
-        if port not in (source, target):
-            cluster.node(port).execute_command("CLUSTER", "SETSLOT", slot, "NODE", dst_id)
-
-
 def test_ssubscribe_survives_slot_migration(own_cluster, start_proxy, run_id):
     c = own_cluster
     p = start_proxy(seeds=c.seeds, extra_args=["--topology-refresh-ms", "500"])
@@ -1018,7 +998,7 @@ def test_ssubscribe_survives_slot_migration(own_cluster, start_proxy, run_id):
         assert publisher.command("SPUBLISH", channel, "before") == 1
         assert sub.read_reply() == [b"smessage", channel.encode(), b"before"]
 
-        _migrate_slot(c, slot, source, target)
+        migrate_slot(c, slot, source, target)
         assert c.slot_owners(refresh=True)[slot] == target
 
         # Until the deadline, SPUBLISH through the proxy; the subscriber must get one of them.

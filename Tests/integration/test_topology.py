@@ -66,6 +66,7 @@ from support import (
     free_cluster_base,
     key_in_slot,
     key_slot,
+    migrate_slot,
     node_command,
     node_role,
     replica_linked,
@@ -562,26 +563,6 @@ def hostname_cluster(run_dir):
                 print(f"stopping cluster {c.dir}: {e}")
 
 
-def migrate_slot(cluster: Cluster, slot: int, source: int, target: int) -> None:
-    """Moves one slot, keys and all, as redis-cli --cluster does (IMPORTING/MIGRATING, MIGRATE,
-    SETSLOT NODE on every primary)."""
-    src, dst = cluster.node(source), cluster.node(target)
-    src_id, dst_id = cluster.node_id(source), cluster.node_id(target)
-    dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", src_id)
-    src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", dst_id)
-    while True:
-        keys = src.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100)
-        if not keys:
-            break
-        src.execute_command("MIGRATE", "127.0.0.1", target, "", 0, 5000, "KEYS", *keys)
-        time.sleep(0.2)  # let the load meet the slot half-migrated (ASK)
-    dst.execute_command("CLUSTER", "SETSLOT", slot, "NODE", dst_id)
-    src.execute_command("CLUSTER", "SETSLOT", slot, "NODE", dst_id)
-    for port in cluster.primaries():
-        if port not in (source, target):
-            cluster.node(port).execute_command("CLUSTER", "SETSLOT", slot, "NODE", dst_id)
-
-
 @pytest.mark.timeout(300)
 def test_hostname_endpoints(hostname_cluster, own_proxy, run_id):
     cluster = hostname_cluster
@@ -618,7 +599,7 @@ def test_hostname_endpoints(hostname_cluster, own_proxy, run_id):
         slot = by_owner[a][0]   # a slot the load writes: it must be redirected
         time.sleep(2)
         load.mark("migrate")
-        migrate_slot(cluster, slot, a, b)
+        migrate_slot(cluster, slot, a, b, pause=0.2)
         load.mark("migrated")
         assert cluster.slot_owners(refresh=True)[slot] == b, f"slot {slot} did not move to {b}"
         time.sleep(2)
