@@ -112,6 +112,12 @@ final class BackendConnection {
 
     var pendingCount: Int { inFlight.count }
 
+    deinit {
+        inFlight.deallocate()
+        output.deallocate()
+        input.deallocate()
+    }
+
     /// True while the node is known to be unreachable and not yet due for another try.
     @inline(__always)
     func isDown(at now: Double) -> Bool {
@@ -372,7 +378,7 @@ final class BackendConnection {
     @inline(__always)
     private func handleReply(_ reply: UnsafeRawBufferPointer) {
         if kind == .pubsub {
-            if inFlight.first?.client == nil && !inFlight.isEmpty {
+            if inFlight.firstClient == nil && !inFlight.isEmpty {
                 _ = inFlight.popFirst()  // the handshake's own reply
             } else {
                 owner?.deliverPush(reply, from: self)
@@ -387,7 +393,7 @@ final class BackendConnection {
             }
             return
         }
-        guard let entry = inFlight.popFirst() else {
+        guard var entry = inFlight.popFirst() else {
             fail("reply without a request")
             return
         }
@@ -396,7 +402,8 @@ final class BackendConnection {
             output.consume(entry.length)
             sentCount -= entry.length
         }
-        guard let client = entry.client else {
+        // Moved out of the entry, not copied: one reference, released once, per reply.
+        guard let client = entry.client.take() else {
             if probing && inFlight.isEmpty { probeAnswered() }
             return
         }
@@ -568,23 +575,28 @@ final class BackendConnection {
     }
 }
 
-/// FIFO of requests awaiting replies on one backend connection (a ring buffer).
+/// FIFO of requests awaiting replies on one backend connection: a ring buffer over memory
+/// it allocates itself, so entries are initialized and moved in place (an array of optionals
+/// destroyed and copied every entry through Optional's generic value witnesses, ~300
+/// instructions per request). The owner calls `deallocate()` when it is done with it.
 struct InFlightQueue {
-    private var items: [BackendConnection.InFlight?] = []
+    private var storage: UnsafeMutablePointer<BackendConnection.InFlight>?
+    private var capacity = 0
     private var head = 0
     private(set) var count = 0
 
     var isEmpty: Bool { count == 0 }
 
     @inline(__always)
-    mutating func append(_ item: BackendConnection.InFlight) {
-        if count == items.count { grow() }
+    mutating func append(_ item: consuming BackendConnection.InFlight) {
+        if count == capacity { grow() }
         if item.leadingReplies > 0 { batches += 1 }
-        items[(head + count) & (items.count - 1)] = item
+        (storage! + ((head + count) & (capacity - 1))).initialize(to: item)
         count += 1
     }
 
-    var first: BackendConnection.InFlight? { count > 0 ? items[head] : nil }
+    /// The oldest entry's client (nil: the proxy's own request, or none).
+    var firstClient: ClientSession? { count > 0 ? storage![head].client : nil }
 
     /// Entries still expecting leading replies (MULTI … EXEC batches): while 0, no reply needs
     /// the batch check and the head entry is not even looked at.
@@ -592,36 +604,48 @@ struct InFlightQueue {
 
     /// The head is a batch still expecting replies before its own.
     @inline(__always)
-    var headHasLeadingReplies: Bool { batches > 0 && items[head]!.leadingReplies > 0 }
+    var headHasLeadingReplies: Bool { batches > 0 && storage![head].leadingReplies > 0 }
 
     /// Counts one of the head batch's leading replies as received.
     mutating func dropLeadingReply() {
-        items[head]!.leadingReplies -= 1
-        if items[head]!.leadingReplies == 0 { batches -= 1 }
+        storage![head].leadingReplies -= 1
+        if storage![head].leadingReplies == 0 { batches -= 1 }
     }
 
     @inline(__always)
     mutating func popFirst() -> BackendConnection.InFlight? {
         guard count > 0 else { return nil }
         // Moved out of its slot, not copied: no retain and release of its client per reply.
-        let item = items[head].take()
-        if item?.leadingReplies ?? 0 > 0 { batches -= 1 }
-        head = (head + 1) & (items.count - 1)
+        let item = (storage! + head).move()
+        if item.leadingReplies > 0 { batches -= 1 }
+        head = (head + 1) & (capacity - 1)
         count -= 1
         return item
     }
 
     mutating func removeAll() -> [BackendConnection.InFlight] {
         var out: [BackendConnection.InFlight] = []
+        out.reserveCapacity(count)
         while let i = popFirst() { out.append(i) }
         return out
     }
 
+    /// Frees the ring (its entries first).
+    mutating func deallocate() {
+        _ = removeAll()
+        storage?.deallocate()
+        storage = nil
+        capacity = 0
+        head = 0
+    }
+
     private mutating func grow() {
-        let newCapacity = max(16, items.count * 2)
-        var newItems = [BackendConnection.InFlight?](repeating: nil, count: newCapacity)
-        for i in 0..<count { newItems[i] = items[(head + i) & (items.count - 1)] }
-        items = newItems
+        let newCapacity = max(16, capacity * 2)
+        let newStorage = UnsafeMutablePointer<BackendConnection.InFlight>.allocate(capacity: newCapacity)
+        for i in 0..<count { (newStorage + i).moveInitialize(from: storage! + ((head + i) & (capacity - 1)), count: 1) }
+        storage?.deallocate()
+        storage = newStorage
+        capacity = newCapacity
         head = 0
     }
 }

@@ -19,6 +19,10 @@ final class BackendPool {
     private var byAddress: [NodeAddress: Node] = [:]
     /// Aligned with the slot map's primaries.
     private var byIndex: [Node] = []
+    /// The request path's view of `byIndex`: primary i's RESP2 connection at 2i, RESP3 at
+    /// 2i+1, filled on first use. Unretained (the nodes keep the connections alive), so
+    /// routing a request takes no retain and release of its connection.
+    private var links: [Unmanaged<BackendConnection>?] = []
 
     /// Re-aligns the index with a new or patched slot map; connections to nodes that are
     /// neither primaries nor replicas any more, and not in use, are closed.
@@ -29,6 +33,7 @@ final class BackendPool {
             byAddress[address] = n
             return n
         }
+        links = Array(repeating: nil, count: 2 * byIndex.count)
         let keep = Set(slotMap.primaries).union(slotMap.replicas.joined())
         for (address, node) in byAddress where !keep.contains(address) {
             let busy = (node.resp2?.pendingCount ?? 0) + (node.resp3?.pendingCount ?? 0) > 0
@@ -43,6 +48,16 @@ final class BackendPool {
     @inline(__always)
     func connection(node index: UInt16, protocolVersion: Int) -> BackendConnection {
         connection(of: byIndex[Int(index)], protocolVersion: protocolVersion)
+    }
+
+    /// `connection(node:protocolVersion:)` for the request path, unretained.
+    @inline(__always)
+    func link(node index: UInt16, protocolVersion: Int) -> Unmanaged<BackendConnection> {
+        let k = Int(index) &* 2 &+ (protocolVersion >= 3 ? 1 : 0)
+        if let link = links[k] { return link }
+        let link = Unmanaged.passUnretained(connection(node: index, protocolVersion: protocolVersion))
+        links[k] = link
+        return link
     }
 
     func connection(address: NodeAddress, protocolVersion: Int) -> BackendConnection {
@@ -90,5 +105,6 @@ final class BackendPool {
         }
         byAddress = [:]
         byIndex = []
+        links = []
     }
 }

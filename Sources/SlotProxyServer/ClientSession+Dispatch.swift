@@ -32,15 +32,28 @@ extension ClientSession {
     }
 
     private func route(_ args: RequestArguments, frame: UnsafeRawBufferPointer) {
-        let spec: CommandSpec
+        // The worker's command table is replaced only between callbacks, and it keeps its
+        // specs alive: resolving and routing take no reference (no retain, no release).
+        let resolved = worker.commandTable._withUnsafeGuaranteedRef { $0.resolveUnretained(args) }
+        guard let resolved else {
+            refuseUnresolved(args)
+            return
+        }
+        resolved._withUnsafeGuaranteedRef { route($0, args, frame: frame) }
+    }
+
+    /// Unknown command or subcommand, or a wrong argument count: Redis's error for it.
+    private func refuseUnresolved(_ args: RequestArguments) {
         switch worker.commands.resolve(args) {
-        case .command(let s):
-            spec = s
+        case .command:
+            preconditionFailure("resolveUnretained and resolve disagree")
         case .unknownCommand(let error), .unknownSubcommand(let error), .wrongArity(let error):
             transaction?.failed = true
             respondError(error)
-            return
         }
+    }
+
+    private func route(_ spec: CommandSpec, _ args: RequestArguments, frame: UnsafeRawBufferPointer) {
         worker.stats.commands.add(1)
         replies.command = Int32(truncatingIfNeeded: spec.statsIndex)
         replies.started = worker.clock

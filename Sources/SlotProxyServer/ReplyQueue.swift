@@ -89,8 +89,9 @@ struct ReplyQueue {
     func timing(for sequence: UInt64) -> (command: Int32, started: UInt64) {
         let offset = Int(truncatingIfNeeded: sequence &- headSequence)
         guard offset >= 0 && offset < count else { return (-1, 0) }
-        let e = entries[(head &+ offset) & (entries.count &- 1)]
-        return (e.command, e.started)
+        // Field by field: copying the whole entry would retain and release its merge.
+        let i = (head &+ offset) & (entries.count &- 1)
+        return (entries[i].command, entries[i].started)
     }
 
     /// Holds a reply that arrived before the ones ahead of it.
@@ -115,9 +116,9 @@ struct ReplyQueue {
     /// Moves every ready reply at the head of the line to `output`, in order.
     mutating func popReadyHeads(into output: inout ByteBuffer) {
         while count > 0 && entries[head].ready {
-            let e = entries[head]
-            if e.length > 0 && !e.discard {
-                held.withUnsafeBytes { output.append($0.baseAddress! + Int(e.start), Int(e.length)) }
+            let start = Int(entries[head].start), length = Int(entries[head].length)
+            if length > 0 && !entries[head].discard {
+                held.withUnsafeBytes { output.append($0.baseAddress! + start, length) }
             }
             removeHead()
         }

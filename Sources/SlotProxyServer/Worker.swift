@@ -35,7 +35,11 @@ final class Worker {
     private(set) var view: ClusterView
     /// `view.commands`, kept apart: reading it through `view` copies the whole view (a retain
     /// and release of each of its references) on every request.
-    private(set) var commands: CommandTable
+    private(set) var commands: CommandTable {
+        didSet { commandTable = Unmanaged.passUnretained(commands) }
+    }
+    /// `commands` for the request path, read without a retain (`commands` keeps it alive).
+    private(set) var commandTable: Unmanaged<CommandTable>
     var slotMap: SlotMap
     private var viewGeneration: Int
 
@@ -150,6 +154,7 @@ final class Worker {
         let view = context.store.current()
         self.view = view
         self.commands = view.commands
+        self.commandTable = Unmanaged.passUnretained(view.commands)
         self.slotMap = view.slotMap
         self.viewGeneration = view.generation
         self.scratch = .allocate(capacity: scratchSize)
@@ -509,12 +514,12 @@ final class Worker {
             hold(Array(frame), client: client, entry: entry, protocolVersion: protocolVersion, notBefore: 0)
         }
         switch target(slot: slot, readOnly: readOnly, protocolVersion: protocolVersion) {
-        case .connection(let backend):
-            if !backend.enqueue(frame, client: client, sequence: sequence, part: part, slot: slot,
-                                idempotent: idempotent, attempts: attempts, readOnly: readOnly,
-                                leadingReplies: leadingReplies, firstHeld: firstHeld) {
-                holdIt()
+        case .connection(let link):
+            let queued = link._withUnsafeGuaranteedRef {
+                $0.enqueue(frame, client: client, sequence: sequence, part: part, slot: slot, idempotent: idempotent,
+                           attempts: attempts, readOnly: readOnly, leadingReplies: leadingReplies, firstHeld: firstHeld)
             }
+            if !queued { holdIt() }
         case .unavailable:
             holdIt()
         case .error(let message):
@@ -523,7 +528,8 @@ final class Worker {
     }
 
     enum Target {
-        case connection(BackendConnection)
+        /// Unretained: the worker's BackendPool keeps every connection alive.
+        case connection(Unmanaged<BackendConnection>)
         /// The right node is unreachable for now: hold the request.
         case unavailable
         case error(String)
@@ -541,7 +547,7 @@ final class Worker {
                                                     protocolVersion: protocolVersion)
                 if !candidate.isDown(at: now) {
                     replicaCursor = replicaCursor &+ i &+ 1
-                    return .connection(candidate)
+                    return .connection(Unmanaged.passUnretained(candidate))
                 }
             }
             // `replica` waits for one of the shard's replicas; a shard listing none (yet)
@@ -550,8 +556,8 @@ final class Worker {
                 return .unavailable
             }
         }
-        let backend = backends.connection(node: node, protocolVersion: protocolVersion)
-        return backend.isDown(at: now) ? .unavailable : .connection(backend)
+        let link = backends.link(node: node, protocolVersion: protocolVersion)
+        return link._withUnsafeGuaranteedRef { $0.isDown(at: now) } ? .unavailable : .connection(link)
     }
 
     @inline(__always)

@@ -1,7 +1,7 @@
 // CRC16 as Redis Cluster uses it to place keys: CRC16-XMODEM (polynomial 0x1021, initial
 // value 0, no reflection, no final xor), table-driven exactly like Redis's src/crc16.c.
 // Key bytes come in as a raw buffer (a slice of the client's read buffer); the checksum goes
-// to HashSlot, which keeps its low 14 bits. Hot path: no allocation, one table load per byte.
+// to HashSlot, which keeps its low 14 bits. Hot path: no allocation, one table load per byte, through a pointer.
 
 public enum CRC16 {
     /// The CRC16-XMODEM checksum of `bytes`, as Redis's `crc16()`.
@@ -9,18 +9,26 @@ public enum CRC16 {
     /// `checksum("123456789") == 0x31C3`.
     @inlinable
     public static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt16 {
-        table.withUnsafeBufferPointer { table in
-            var crc: UInt16 = 0
-            for byte in bytes {
-                // The top byte of the running CRC, mixed with the next input byte, picks the row.
-                let row = UInt8(truncatingIfNeeded: crc &>> 8) ^ byte
-                crc = (crc &<< 8) ^ table[Int(row)]
-            }
-            return crc
+        guard var p = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return 0 }
+        let end = p + bytes.count
+        let table = lookup
+        var crc: UInt16 = 0
+        while p < end {
+            crc = (crc &<< 8) ^ table[Int(UInt8(truncatingIfNeeded: crc &>> 8) ^ p.pointee)]
+            p += 1
         }
+        return crc
     }
 
-    /// Precomputed remainders for every byte value (Redis's `crc16tab`).
+    /// `table`, copied once to memory that is never freed, so the per-byte loop reads it
+    /// through a plain pointer (no array access per call).
+    @usableFromInline
+    nonisolated(unsafe) static let lookup: UnsafePointer<UInt16> = {
+        let p = UnsafeMutablePointer<UInt16>.allocate(capacity: 256)
+        p.initialize(from: table, count: 256)
+        return UnsafePointer(p)
+    }()
+
     @usableFromInline
     static let table: [UInt16] = [
         0x0000, 0x1021, 0x2042, 0x3063, 0x4084, 0x50a5, 0x60c6, 0x70e7,

@@ -3,6 +3,12 @@
 // and "{user1000}.b" share a slot). Routing calls HashSlot(key:) with a slice of the client's
 // read buffer, and the SlotMap turns the slot into a primary index. Hot path: no allocation.
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// One of the 16384 hash slots of a Redis Cluster.
 public struct HashSlot: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// The slot number, always in `0..<16384`.
@@ -50,16 +56,15 @@ public struct HashSlot: Hashable, Comparable, Sendable, CustomStringConvertible 
     /// - Returns: a view into `key` (no copy).
     @inlinable @inline(__always)
     static func hashedPart(of key: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
-        let count = key.count
-        var open = 0
-        while open < count && key[open] != UInt8(ascii: "{") { open += 1 }
-        // No '{'? Hash the whole key.
-        guard open < count else { return key }
-        var close = open + 1
-        while close < count && key[close] != UInt8(ascii: "}") { close += 1 }
+        // memchr: most keys have no '{', and libc finds that in a few instructions.
+        guard let base = key.baseAddress,
+              let open = memchr(base, Int32(UInt8(ascii: "{")), key.count) else { return key }
+        let afterOpen = UnsafeRawPointer(open) + 1
+        let rest = key.count - (afterOpen - base)
         // No '}' after the '{', or an empty tag "{}"? Hash the whole key.
-        guard close < count && close > open + 1 else { return key }
-        return UnsafeRawBufferPointer(rebasing: key[(open + 1)..<close])
+        guard let close = memchr(afterOpen, Int32(UInt8(ascii: "}")), rest),
+              UnsafeRawPointer(close) > afterOpen else { return key }
+        return UnsafeRawBufferPointer(start: afterOpen, count: UnsafeRawPointer(close) - afterOpen)
     }
 
     @inlinable

@@ -38,6 +38,10 @@ public final class CommandSpec: Sendable {
     let compiledKeySpecs: [CompiledKeySpec]
     let keywordPool: [UInt8]
     let keyFinder: NativeKeyFinder
+    /// When the key specs name exactly one key at a fixed index (GET, SET, INCR, HGET…: one
+    /// spec, index then range 0, nothing incomplete, no native finder), that index; else 0.
+    /// `keySlot` then hashes that argument without walking the specs.
+    let singleKeyIndex: Int
     /// Lower-case subcommand names after the '|', back to back; subcommand i ends at
     /// `subcommandNameEnds[i]`.
     let subcommandNamePool: [UInt8]
@@ -71,6 +75,7 @@ public final class CommandSpec: Sendable {
         self.compiledKeySpecs = keySpecs.map { CompiledKeySpec($0, pool: &pool) }
         self.keywordPool = pool
         self.keyFinder = NativeKeyFinder(commandName: lower, hasIncompleteKeySpecs: hasIncompleteKeySpecs)
+        self.singleKeyIndex = Self.singleKeyIndex(compiledKeySpecs, keyFinder)
 
         var names: [UInt8] = []
         var ends: [Int32] = []

@@ -91,6 +91,13 @@ public final class CommandTable: Sendable {
     /// The command (or subcommand, by its full name "object|encoding") called `name`, ignoring
     /// ASCII case. Does not allocate.
     public func lookup(_ name: UnsafeRawBufferPointer) -> CommandSpec? {
+        guard let index = entryIndex(name) else { return nil }
+        return entries[index]
+    }
+
+    /// Where the command called `name` is in `entries` (the lookup without a reference).
+    @inline(__always)
+    private func entryIndex(_ name: UnsafeRawBufferPointer) -> Int? {
         guard name.count > 0, name.count <= longestName else { return nil }
         let h = CommandTable.hash(name)
         return buckets.withUnsafeBufferPointer { buckets in
@@ -104,7 +111,7 @@ public final class CommandTable: Sendable {
                         if Int(starts[index + 1]) - start == name.count {
                             var j = 0
                             while j < name.count, asciiLower(name[j]) == pool[start + j] { j += 1 }
-                            if j == name.count { return entries[index] }
+                            if j == name.count { return index }
                         }
                         slot = (slot + 1) & bucketMask
                     }
@@ -138,6 +145,26 @@ public final class CommandTable: Sendable {
             return .wrongArity(error: spec.wrongArityError)
         }
         return .command(spec)
+    }
+
+    /// `resolve` for the request path: the spec when `resolve` would return `.command`, nil
+    /// when it would return an error. Unmanaged, because the table keeps every spec alive as
+    /// long as itself and the caller holds the table: a request's resolution then takes no
+    /// retain and release of its spec (read it with `_withUnsafeGuaranteedRef`).
+    @inline(__always)
+    public func resolveUnretained(_ args: RequestArguments) -> Unmanaged<CommandSpec>? {
+        guard args.count > 0, let index = entryIndex(args[0]) else { return nil }
+        return entries.withUnsafeBufferPointer { entries in
+            let base = Unmanaged.passUnretained(entries[index])
+            return base._withUnsafeGuaranteedRef { base -> Unmanaged<CommandSpec>? in
+                guard base.containerName == nil else { return nil }
+                if base.isContainer && args.count > 1 {
+                    guard let sub = base.subcommand(args[1]) else { return nil }
+                    return sub.accepts(argumentCount: args.count) ? Unmanaged.passUnretained(sub) : nil
+                }
+                return base.accepts(argumentCount: args.count) ? Unmanaged.passUnretained(base) : nil
+            }
+        }
     }
 
     // MARK: - Redis's error texts (cold path)

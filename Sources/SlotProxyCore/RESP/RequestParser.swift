@@ -110,13 +110,19 @@ public final class RequestParser {
                 if base[0] != UInt8(ascii: "*") {
                     return parseInline(base, count: count)
                 }
-                guard let cr = findCR(base, from: 1, count: count) else {
-                    return count > maxInlineLength ? .error(.tooBigMultibulkCountString) : .needMore
+                let cr: Int, short: Int64?
+                if let line = shortLength(base, from: 1, count: count) {
+                    (cr, short) = (line.cr, line.value)
+                } else {
+                    guard let found = findCR(base, from: 1, count: count) else {
+                        return count > maxInlineLength ? .error(.tooBigMultibulkCountString) : .needMore
+                    }
+                    (cr, short) = (found, nil)
                 }
                 // Too long is too long however the line arrived (see parseInline).
                 if cr > maxInlineLength { return .error(.tooBigMultibulkCountString) }
                 guard cr + 1 < count else { return .needMore }
-                guard let n = parseInteger(base + 1, cr - 1), n <= maxMultibulkCount else {
+                guard let n = short ?? parseInteger(base + 1, cr - 1), n <= maxMultibulkCount else {
                     return .error(.invalidMultibulkLength)
                 }
                 if n <= 0 { return .empty(length: cr + 2) }
@@ -130,12 +136,19 @@ public final class RequestParser {
                 guard base[position] == UInt8(ascii: "$") else {
                     return .error(.expectedDollar(got: base[position]))
                 }
-                guard let cr = findCR(base, from: position + 1, count: count) else {
-                    return count - position > maxInlineLength ? .error(.tooBigBulkCountString) : .needMore
+                let cr: Int, short: Int64?
+                if let line = shortLength(base, from: position + 1, count: count) {
+                    (cr, short) = (line.cr, line.value)
+                } else {
+                    guard let found = findCR(base, from: position + 1, count: count) else {
+                        return count - position > maxInlineLength ? .error(.tooBigBulkCountString) : .needMore
+                    }
+                    (cr, short) = (found, nil)
                 }
                 if cr - position > maxInlineLength { return .error(.tooBigBulkCountString) }
                 guard cr + 1 < count else { return .needMore }
-                guard let n = parseInteger(base + position + 1, cr - position - 1), n >= 0, n <= maxBulkLength else {
+                guard let n = short ?? parseInteger(base + position + 1, cr - position - 1), n >= 0,
+                      n <= maxBulkLength else {
                     return .error(.invalidBulkLength)
                 }
                 if argumentCount == capacity { ensureCapacity(capacity * 2) }
@@ -219,6 +232,23 @@ func findByte(_ byte: UInt8, _ base: UnsafePointer<UInt8>, from: Int, count: Int
     guard from < count else { return nil }
     guard let p = memchr(base + from, Int32(byte), count - from) else { return nil }
     return UnsafeRawPointer(p) - UnsafeRawPointer(base)
+}
+
+/// The usual length line, 1 to 18 digits then '\r' at `from`, read in one pass: its value and
+/// where the '\r' is. nil for anything else (a sign, a stray byte, more digits, no '\r' yet),
+/// which the general path (memchr, then parseInteger) decides; where both apply they agree.
+@inline(__always)
+func shortLength(_ base: UnsafePointer<UInt8>, from: Int, count: Int) -> (value: Int64, cr: Int)? {
+    var i = from
+    var value: Int64 = 0
+    let end = min(count, from + 19)
+    while i < end {
+        let digit = base[i] &- 48
+        if digit >= 10 { return base[i] == 13 && i > from ? (value, i) : nil }
+        value = value &* 10 &+ Int64(digit)
+        i += 1
+    }
+    return nil
 }
 
 /// Parses a decimal integer like Redis's string2ll: optional '-', digits only, no overflow.

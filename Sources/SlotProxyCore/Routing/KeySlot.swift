@@ -15,6 +15,10 @@ public enum KeySlot: Equatable, Sendable {
 extension CommandSpec {
     @inline(__always)
     public func keySlot(in args: RequestArguments) -> KeySlot {
+        if singleKeyIndex > 0 {
+            // What the spec walk below finds for such a command, without the walk.
+            return singleKeyIndex < args.count ? .single(HashSlot(key: args[singleKeyIndex])) : .invalid
+        }
         var slot = SlotMap.unassigned
         var cross = false
         let extraction = forEachKey(in: args) { i in
@@ -28,5 +32,17 @@ extension CommandSpec {
         if extraction == .invalid { return .invalid }
         if cross { return .crossSlot }
         return slot == SlotMap.unassigned ? .none : .single(HashSlot(rawValue: slot))
+    }
+}
+
+extension CommandSpec {
+    /// `singleKeyIndex` for these specs: the index when they name exactly one key at a fixed
+    /// position, else 0.
+    static func singleKeyIndex(_ specs: [CompiledKeySpec], _ finder: NativeKeyFinder) -> Int {
+        guard case .none = finder, specs.count == 1 else { return 0 }
+        let spec = specs[0]
+        guard spec.begin == .index, spec.find == .range, spec.a == 0, spec.beginValue >= 1,
+              !spec.flags.contains(.notKey), !spec.flags.contains(.incomplete) else { return 0 }
+        return Int(spec.beginValue)
     }
 }

@@ -206,4 +206,24 @@ struct CommandTableTests {
         let text = OwnedRequest(["foo", "a", "b"]).withArguments { CommandTable.unknownCommandError($0) }
         #expect(text == "ERR unknown command 'foo', with args beginning with: 'a' 'b' ")
     }
+
+    @Test("resolveUnretained finds exactly the spec resolve finds, and nothing where resolve errs")
+    func resolveUnretainedAgrees() {
+        let table = CommandTable.snapshot
+        let requests: [[String]] = [
+            ["GET", "k"], ["get"], ["get", "a", "b"], ["SET", "k", "v", "EX", "1"], ["nosuch", "x"], [],
+            ["OBJECT", "ENCODING", "k"], ["object", "nosuch"], ["object"], ["CLIENT", "LIST"], ["client"],
+            ["CONFIG", "GET", "x"], ["MGET", "a", "b"], ["object|encoding", "k"], ["PING"], ["ping", "a", "b"],
+        ]
+        for request in requests {
+            OwnedRequest(request).withArguments { args in
+                let fast = table.resolveUnretained(args)?.takeUnretainedValue()
+                if case .command(let spec) = table.resolve(args) {
+                    #expect(fast === spec, "\(request)")
+                } else {
+                    #expect(fast == nil, "\(request)")
+                }
+            }
+        }
+    }
 }

@@ -189,4 +189,26 @@ struct RequestParserTests {
         #expect(frames.first?.count == 2001)
         #expect(frames.first?.last == "k1999")
     }
+
+    @Test("the one-pass length reader agrees with memchr + parseInteger wherever it answers")
+    func shortLengthAgrees() {
+        let lines = ["3\r\n", "0\r", "16\r\n", "007\r", "-1\r", "+3\r", "\r", "12", "1a\r", "3 \r",
+                     "999999999999999999\r", "1000000000000000000\r", "99999999999999999999\r", "5\n", ""]
+        for line in lines {
+            let bytes = Array(line.utf8)
+            bytes.withUnsafeBufferPointer { b in
+                guard let base = b.baseAddress else { return }
+                let fast = shortLength(base, from: 0, count: b.count)
+                let cr = findByte(13, base, from: 0, count: b.count)
+                if let fast {
+                    #expect(fast.cr == cr, "\(line)")
+                    #expect(fast.value == parseInteger(base, cr!), "\(line)")
+                } else {
+                    // Declined: only lines the general path must judge (not plain short digits then CR).
+                    let digits = cr.map { bytes[0..<$0].allSatisfy { $0 >= 48 && $0 <= 57 } && $0 > 0 && $0 <= 18 } ?? false
+                    #expect(!digits, "\(line) should have been read in one pass")
+                }
+            }
+        }
+    }
 }
