@@ -567,7 +567,7 @@ final class BackendConnection {
         resumeFeeders()
         probing = false
         state = .idle
-        _ = inFlight.removeAll()
+        inFlight.deallocate()
         output.deallocate()
         input.deallocate()
         sentCount = 0
@@ -632,7 +632,7 @@ struct InFlightQueue {
 
     /// Frees the ring (its entries first).
     mutating func deallocate() {
-        _ = removeAll()
+        while popFirst() != nil {}
         storage?.deallocate()
         storage = nil
         capacity = 0

@@ -34,19 +34,15 @@ extension ClientSession {
     private func route(_ args: RequestArguments, frame: UnsafeRawBufferPointer) {
         // The worker's command table is replaced only between callbacks, and it keeps its
         // specs alive: resolving and routing take no reference (no retain, no release).
-        let resolved = worker.commandTable._withUnsafeGuaranteedRef { $0.resolveUnretained(args) }
-        guard let resolved else {
-            refuseUnresolved(args)
+        let table = worker.commandTable
+        if let resolved = table._withUnsafeGuaranteedRef({ $0.resolveUnretained(args) }) {
+            resolved._withUnsafeGuaranteedRef { route($0, args, frame: frame) }
             return
         }
-        resolved._withUnsafeGuaranteedRef { route($0, args, frame: frame) }
-    }
-
-    /// Unknown command or subcommand, or a wrong argument count: Redis's error for it.
-    private func refuseUnresolved(_ args: RequestArguments) {
-        switch worker.commands.resolve(args) {
-        case .command:
-            preconditionFailure("resolveUnretained and resolve disagree")
+        // Unknown command or subcommand, or a wrong argument count: Redis's error for it.
+        switch table.takeUnretainedValue().resolve(args) {
+        case .command(let spec):
+            route(spec, args, frame: frame)  // not reached: both read the same match
         case .unknownCommand(let error), .unknownSubcommand(let error), .wrongArity(let error):
             transaction?.failed = true
             respondError(error)

@@ -33,12 +33,9 @@ final class Worker {
     /// The cluster as this worker routes it. `slotMap` starts as the view's and is patched
     /// in place by MOVED replies until the next view arrives.
     private(set) var view: ClusterView
-    /// `view.commands`, kept apart: reading it through `view` copies the whole view (a retain
-    /// and release of each of its references) on every request.
-    private(set) var commands: CommandTable {
-        didSet { commandTable = Unmanaged.passUnretained(commands) }
-    }
-    /// `commands` for the request path, read without a retain (`commands` keeps it alive).
+    /// `view.commands` for the request path, unretained (`view` keeps it alive): reading it
+    /// through `view` would copy the whole view, a retain and release of each of its
+    /// references, on every request.
     private(set) var commandTable: Unmanaged<CommandTable>
     var slotMap: SlotMap
     private var viewGeneration: Int
@@ -153,7 +150,6 @@ final class Worker {
         self.base = base
         let view = context.store.current()
         self.view = view
-        self.commands = view.commands
         self.commandTable = Unmanaged.passUnretained(view.commands)
         self.slotMap = view.slotMap
         self.viewGeneration = view.generation
@@ -352,7 +348,7 @@ final class Worker {
         let newView = context.store.current()
         if newView.commands !== view.commands { commandTiming = Self.commandTiming(newView.commands) }
         view = newView
-        commands = newView.commands
+        commandTable = Unmanaged.passUnretained(newView.commands)
         slotMap = newView.slotMap
         viewGeneration = newView.generation
         slotMapChanged()

@@ -1,7 +1,8 @@
 // CRC16 as Redis Cluster uses it to place keys: CRC16-XMODEM (polynomial 0x1021, initial
 // value 0, no reflection, no final xor), table-driven exactly like Redis's src/crc16.c.
 // Key bytes come in as a raw buffer (a slice of the client's read buffer); the checksum goes
-// to HashSlot, which keeps its low 14 bits. Hot path: no allocation, one table load per byte, through a pointer.
+// to HashSlot, which keeps its low 14 bits. Hot path: no allocation, one table load per
+// byte, through a pointer.
 
 public enum CRC16 {
     /// The CRC16-XMODEM checksum of `bytes`, as Redis's `crc16()`.

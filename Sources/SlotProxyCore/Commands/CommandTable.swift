@@ -131,20 +131,12 @@ public final class CommandTable: Sendable {
     /// command, argument 1 the subcommand of a container command (when there is one), then the
     /// argument count is checked against the arity. Does not allocate unless it returns an error.
     public func resolve(_ args: RequestArguments) -> Resolution {
-        guard args.count > 0, let base = lookup(args[0]), base.containerName == nil else {
-            return .unknownCommand(error: CommandTable.unknownCommandError(args))
+        switch match(args) {
+        case .command(let spec): return .command(spec.takeUnretainedValue())
+        case .unknownCommand: return .unknownCommand(error: CommandTable.unknownCommandError(args))
+        case .unknownSubcommand: return .unknownSubcommand(error: CommandTable.unknownSubcommandError(args))
+        case .wrongArity(let spec): return .wrongArity(error: spec.takeUnretainedValue().wrongArityError)
         }
-        var spec = base
-        if base.isContainer && args.count > 1 {
-            guard let sub = base.subcommand(args[1]) else {
-                return .unknownSubcommand(error: CommandTable.unknownSubcommandError(args))
-            }
-            spec = sub
-        }
-        guard spec.accepts(argumentCount: args.count) else {
-            return .wrongArity(error: spec.wrongArityError)
-        }
-        return .command(spec)
     }
 
     /// `resolve` for the request path: the spec when `resolve` would return `.command`, nil
@@ -153,16 +145,32 @@ public final class CommandTable: Sendable {
     /// retain and release of its spec (read it with `_withUnsafeGuaranteedRef`).
     @inline(__always)
     public func resolveUnretained(_ args: RequestArguments) -> Unmanaged<CommandSpec>? {
-        guard args.count > 0, let index = entryIndex(args[0]) else { return nil }
+        if case .command(let spec) = match(args) { return spec }
+        return nil
+    }
+
+    /// The one decision behind `resolve` and `resolveUnretained`, with unretained specs.
+    private enum Match {
+        case command(Unmanaged<CommandSpec>)
+        case unknownCommand
+        case unknownSubcommand
+        case wrongArity(Unmanaged<CommandSpec>)
+    }
+
+    @inline(__always)
+    private func match(_ args: RequestArguments) -> Match {
+        guard args.count > 0, let index = entryIndex(args[0]) else { return .unknownCommand }
         return entries.withUnsafeBufferPointer { entries in
             let base = Unmanaged.passUnretained(entries[index])
-            return base._withUnsafeGuaranteedRef { base -> Unmanaged<CommandSpec>? in
-                guard base.containerName == nil else { return nil }
+            return base._withUnsafeGuaranteedRef { base -> Match in
+                guard base.containerName == nil else { return .unknownCommand }
+                var spec = Unmanaged.passUnretained(base)
                 if base.isContainer && args.count > 1 {
-                    guard let sub = base.subcommand(args[1]) else { return nil }
-                    return sub.accepts(argumentCount: args.count) ? Unmanaged.passUnretained(sub) : nil
+                    guard let sub = base.subcommand(args[1]) else { return .unknownSubcommand }
+                    spec = Unmanaged.passUnretained(sub)
                 }
-                return base.accepts(argumentCount: args.count) ? Unmanaged.passUnretained(base) : nil
+                return spec._withUnsafeGuaranteedRef { $0.accepts(argumentCount: args.count) }
+                    ? .command(spec) : .wrongArity(spec)
             }
         }
     }

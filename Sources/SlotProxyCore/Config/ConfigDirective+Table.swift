@@ -53,7 +53,9 @@ extension ConfigDirective {
         // MARK: Workers and backends
         .integer("threads", \.threads, default: 1, range: 1...64, help: """
             Worker threads, each running its own event loop with its own client and
-            backend connections. More than the machine's cores only adds contention.
+            backend connections. More than the machine's cores only adds contention;
+            on two cores shared with the application, 2 measured slower than 1
+            (docs/PERFORMANCE.md).
             """),
         .integer("backend-connections", \.backendConnections, default: 1, range: 1...256, help: """
             Shared, pipelined connections each worker opens to each primary. One is

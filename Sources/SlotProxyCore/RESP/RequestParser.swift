@@ -110,19 +110,14 @@ public final class RequestParser {
                 if base[0] != UInt8(ascii: "*") {
                     return parseInline(base, count: count)
                 }
-                let cr: Int, short: Int64?
-                if let line = shortLength(base, from: 1, count: count) {
-                    (cr, short) = (line.cr, line.value)
-                } else {
-                    guard let found = findCR(base, from: 1, count: count) else {
-                        return count > maxInlineLength ? .error(.tooBigMultibulkCountString) : .needMore
-                    }
-                    (cr, short) = (found, nil)
+                guard let line = lengthLine(base, from: 1, count: count) else {
+                    return count > maxInlineLength ? .error(.tooBigMultibulkCountString) : .needMore
                 }
+                let cr = line.cr
                 // Too long is too long however the line arrived (see parseInline).
                 if cr > maxInlineLength { return .error(.tooBigMultibulkCountString) }
                 guard cr + 1 < count else { return .needMore }
-                guard let n = short ?? parseInteger(base + 1, cr - 1), n <= maxMultibulkCount else {
+                guard let n = line.value ?? parseInteger(base + 1, cr - 1), n <= maxMultibulkCount else {
                     return .error(.invalidMultibulkLength)
                 }
                 if n <= 0 { return .empty(length: cr + 2) }
@@ -136,18 +131,13 @@ public final class RequestParser {
                 guard base[position] == UInt8(ascii: "$") else {
                     return .error(.expectedDollar(got: base[position]))
                 }
-                let cr: Int, short: Int64?
-                if let line = shortLength(base, from: position + 1, count: count) {
-                    (cr, short) = (line.cr, line.value)
-                } else {
-                    guard let found = findCR(base, from: position + 1, count: count) else {
-                        return count - position > maxInlineLength ? .error(.tooBigBulkCountString) : .needMore
-                    }
-                    (cr, short) = (found, nil)
+                guard let line = lengthLine(base, from: position + 1, count: count) else {
+                    return count - position > maxInlineLength ? .error(.tooBigBulkCountString) : .needMore
                 }
+                let cr = line.cr
                 if cr - position > maxInlineLength { return .error(.tooBigBulkCountString) }
                 guard cr + 1 < count else { return .needMore }
-                guard let n = short ?? parseInteger(base + position + 1, cr - position - 1), n >= 0,
+                guard let n = line.value ?? parseInteger(base + position + 1, cr - position - 1), n >= 0,
                       n <= maxBulkLength else {
                     return .error(.invalidBulkLength)
                 }
@@ -224,6 +214,15 @@ public final class RequestParser {
     @inline(__always)
     private func findCR(_ base: UnsafePointer<UInt8>, from: Int, count: Int) -> Int? {
         findByte(13, base, from: from, count: count)
+    }
+
+    /// The length line (`*2`, `$3`) starting at `from`: where its '\r' is, and its value when
+    /// `shortLength` could read it in one pass (nil: parseInteger decides). nil while no '\r'
+    /// has arrived.
+    @inline(__always)
+    private func lengthLine(_ base: UnsafePointer<UInt8>, from: Int, count: Int) -> (cr: Int, value: Int64?)? {
+        if let line = shortLength(base, from: from, count: count) { return (line.cr, line.value) }
+        return findCR(base, from: from, count: count).map { ($0, nil) }
     }
 }
 
