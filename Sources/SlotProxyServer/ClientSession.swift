@@ -30,6 +30,8 @@ final class ClientSession {
     private var output = ByteBuffer()
     var replies = ReplyQueue()
     private var isDirty = false
+    /// Loop iterations this client's write has waited for more replies (`Worker.flush`).
+    var deferredRounds: UInt8 = 0
     private(set) var closed = false
     /// Set by QUIT and protocol errors: close once every owed reply is written.
     private var closeAfterReplies = false
@@ -353,6 +355,14 @@ final class ClientSession {
     }
 
     // MARK: - Writing
+
+    /// Whether this iteration's write can wait one loop iteration for the rest of the
+    /// replies this client is owed (see `Worker.flush`): only when some are still in flight,
+    /// the ready ones are few, and nothing else is pending on the socket.
+    @inline(__always)
+    var canDeferWrite: Bool {
+        !replies.isEmpty && output.readableCount < Worker.deferWriteBelowBytes && !writeArmed && !closed
+    }
 
     func flush() {
         isDirty = false

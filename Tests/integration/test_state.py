@@ -35,6 +35,9 @@ What each test checks:
   test_blpop_wakes                  BLPOP waits (nothing arrives) until another client LPUSHes.
   test_blocking_pipelined_order     requests pipelined behind a blocking command run after it (BLPOP
                                     k 1 + RPUSH k v: nil, as a node); two wait one after the other.
+  test_replies_before_blocking      replies to requests pipelined before a blocking command, on
+                                    every primary, arrive while it still waits (the proxy's
+                                    one-write-per-batch deferral never waits for a blocked reply).
   test_other_blocking_commands      BRPOP, BLMOVE, BZPOPMIN on one hash tag, waking on a write.
   test_blocking_crossslot           BLPOP / BRPOP / BLMOVE / BZPOPMIN / XREAD BLOCK across slots:
                                     CROSSSLOT as a node answers, and nothing blocks.
@@ -544,6 +547,23 @@ def test_blocking_pipelined_order(proxy, cluster, run_id):
                   + encode_command("INCR", other) + encode_command("BRPOP", k, "0.5") + encode_command("GET", other))
         assert [conn.read_reply() for _ in range(5)] == [b"OK", None, 2, None, b"2"]
         assert time.monotonic() - started >= 1.3, "the two blocking commands waited at the same time"
+
+
+def test_replies_before_blocking(proxy, cluster, run_id):
+    """The proxy holds a client's ready replies for a loop iteration or two while more of the
+    same pipeline are in flight, so that they leave in one write. It must never hold them for a
+    blocked command: SET/GET on every primary, then BLPOP k 0 (forever), all in one write: the
+    six replies arrive while BLPOP waits, and BLPOP's own when another client pushes."""
+    k = tagged(slot_on(cluster, 0), run_id, "blk:before")
+    keys = [tagged(slot_on(cluster, i), run_id, f"blk:before:{i}") for i in range(3)]
+    with RawConnection(proxy.port) as waiter, RawConnection(proxy.port) as pusher:
+        batch = b"".join(encode_command("SET", key, f"v{i}") + encode_command("GET", key)
+                         for i, key in enumerate(keys))
+        waiter.send(batch + encode_command("BLPOP", k, "0"))
+        assert [waiter.read_reply() for _ in range(6)] == [b"OK", b"v0", b"OK", b"v1", b"OK", b"v2"]
+        assert nothing_arrives(waiter, 0.3), "BLPOP answered before anything was pushed"
+        assert pusher.command("RPUSH", k, "x") == 1
+        assert waiter.read_reply() == [k.encode(), b"x"]
 
 
 def test_other_blocking_commands(proxy, cluster, run_id):
