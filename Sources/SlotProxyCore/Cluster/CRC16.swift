@@ -1,8 +1,13 @@
 // CRC16 as Redis Cluster uses it to place keys: CRC16-XMODEM (polynomial 0x1021, initial
-// value 0, no reflection, no final xor), table-driven exactly like Redis's src/crc16.c.
+// value 0, no reflection, no final xor), the same checksum as Redis's src/crc16.c.
 // Key bytes come in as a raw buffer (a slice of the client's read buffer); the checksum goes
-// to HashSlot, which keeps its low 14 bits. Hot path: no allocation, one table load per
-// byte, through a pointer.
+// to HashSlot, which keeps its low 14 bits. Hot path: no allocation.
+//
+// Redis's byte-at-a-time loop waits for each table load before it can start the next byte
+// (~8 cycles per byte). `checksum` takes 8 bytes per step instead ("slicing by 8"): table k
+// holds the checksum of a byte followed by k-1 zero bytes, so the 8 loads of a step are
+// independent and their results are simply xor-ed. `bytewise` is Redis's loop, kept for
+// the tail and as the reference the tests compare against.
 
 public enum CRC16 {
     /// The CRC16-XMODEM checksum of `bytes`, as Redis's `crc16()`.
@@ -10,10 +15,31 @@ public enum CRC16 {
     /// `checksum("123456789") == 0x31C3`.
     @inlinable
     public static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt16 {
-        guard var p = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return 0 }
-        let end = p + bytes.count
-        let table = lookup
+        guard var p = bytes.baseAddress else { return 0 }
+        var remaining = bytes.count
+        let t = sliced
         var crc: UInt16 = 0
+        while remaining >= 8 {
+            let w = p.loadUnaligned(as: UInt64.self).littleEndian
+            @inline(__always) func byte(_ i: UInt64) -> Int { Int(truncatingIfNeeded: (w &>> (i &* 8)) & 0xFF) }
+            crc = t[7 &* 256 &+ (Int(crc &>> 8) ^ byte(0))]
+                ^ t[6 &* 256 &+ (Int(crc & 0xFF) ^ byte(1))]
+                ^ t[5 &* 256 &+ byte(2)] ^ t[4 &* 256 &+ byte(3)]
+                ^ t[3 &* 256 &+ byte(4)] ^ t[2 &* 256 &+ byte(5)]
+                ^ t[256 &+ byte(6)] ^ t[byte(7)]
+            p += 8
+            remaining &-= 8
+        }
+        return bytewise(UnsafeRawBufferPointer(start: p, count: remaining), from: crc)
+    }
+
+    /// Redis's loop: one table load per byte, each waiting for the one before.
+    @inlinable
+    public static func bytewise(_ bytes: UnsafeRawBufferPointer, from initial: UInt16 = 0) -> UInt16 {
+        guard var p = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return initial }
+        let end = p + bytes.count
+        let table = sliced
+        var crc = initial
         while p < end {
             crc = (crc &<< 8) ^ table[Int(UInt8(truncatingIfNeeded: crc &>> 8) ^ p.pointee)]
             p += 1
@@ -21,12 +47,20 @@ public enum CRC16 {
         return crc
     }
 
-    /// `table`, copied once to memory that is never freed, so the per-byte loop reads it
-    /// through a plain pointer (no array access per call).
+    /// Eight tables of 256 entries, one after the other, built once into memory that is never
+    /// freed (read through a plain pointer, no array access per call). Table 0 is Redis's
+    /// `table`; table k maps x to the checksum of x followed by k zero bytes.
     @usableFromInline
-    nonisolated(unsafe) static let lookup: UnsafePointer<UInt16> = {
-        let p = UnsafeMutablePointer<UInt16>.allocate(capacity: 256)
+    nonisolated(unsafe) static let sliced: UnsafePointer<UInt16> = {
+        let p = UnsafeMutablePointer<UInt16>.allocate(capacity: 8 * 256)
         p.initialize(from: table, count: 256)
+        for k in 1..<8 {
+            for x in 0..<256 {
+                let previous = p[(k - 1) * 256 + x]
+                // One more zero byte through Redis's step: (crc << 8) ^ table[crc >> 8].
+                p[k * 256 + x] = (previous &<< 8) ^ table[Int(previous &>> 8)]
+            }
+        }
         return UnsafePointer(p)
     }()
 

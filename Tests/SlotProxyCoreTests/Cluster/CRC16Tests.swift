@@ -22,6 +22,21 @@ struct CRC16Tests {
         #expect(crc("hello") & 0x3FFF == 866)
     }
 
+    @Test("slicing by 8 equals Redis's byte loop at every length and alignment")
+    func slicedEqualsBytewise() {
+        var rng = SystemRandomNumberGenerator()
+        let data = (0..<200).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        data.withUnsafeBytes { all in
+            for offset in 0..<8 {
+                for length in 0...(all.count - offset) {
+                    let slice = UnsafeRawBufferPointer(rebasing: all[offset..<(offset + length)])
+                    #expect(CRC16.checksum(slice) == CRC16.bytewise(slice), "offset \(offset) length \(length)")
+                }
+            }
+        }
+        #expect(crc("{user1000}.following-and-more") == Array("{user1000}.following-and-more".utf8).withUnsafeBytes { CRC16.bytewise($0) })
+    }
+
     @Test("uses Redis's table")
     func table() {
         #expect(CRC16.table.count == 256)
