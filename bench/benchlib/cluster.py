@@ -2,6 +2,7 @@
 # the slot -> primary map from CLUSTER SLOTS, and key preloading with redis-cli --pipe (slots
 # computed here with Redis Cluster's CRC16).
 import os
+import re
 import random
 import socket
 import subprocess
@@ -75,6 +76,7 @@ class Cluster:
         self.started = False
         self.primaries = []      # ports
         self.slot_owner = []     # slot -> port
+        self.node_pids = []      # every node's process, for the CPU they spend per request
 
     def start(self):
         log(f"starting a 3+3 cluster on ports {self.base}..{self.base + 5}")
@@ -86,6 +88,16 @@ class Cluster:
         if r.returncode != 0:
             raise BenchError(f"scripts/cluster start failed:\n{r.stderr[-2000:]}")
         self.load_slots()
+        self.node_pids = self.read_node_pids()
+
+    def read_node_pids(self):
+        pids = []
+        for port in range(self.base, self.base + 6):
+            info = call(port, "INFO", "server")
+            m = re.search(rb"process_id:(\d+)", info if isinstance(info, bytes) else b"")
+            if m:
+                pids.append(int(m.group(1)))
+        return pids
 
     def load_slots(self):
         owner = [0] * 16384

@@ -64,6 +64,29 @@ def render_table(rows):
     return "\n".join(lines)
 
 
+def cpu_split(m, with_proxy):
+    """'bench + nodes [+ proxy] = total' in us of CPU per request, or '-'."""
+    keys = ["bench_cpu_us_per_req", "nodes_cpu_us_per_req"] + (["cpu_us_per_req"] if with_proxy else [])
+    if "error" in m or any(k not in m for k in keys):
+        return "-"
+    parts = [m[k] for k in keys]
+    return " + ".join(f"{p:.1f}" for p in parts) + f" = {sum(parts):.1f}"
+
+
+def cpu_table(results, targets, workloads):
+    """CPU per request of every process the workload runs on (redis-benchmark, the six cluster
+    nodes, the proxy): on a machine whose cores they all share, req/s follows this total."""
+    header = ["CPU us/req"] + [f"{t.name}: bench + nodes" + ("" if t.cluster_mode else " + proxy") + " = total"
+                               for t in targets]
+    rows = [header]
+    for wl in workloads:
+        w = results["workloads"].get(wl[0])
+        if not w:
+            continue
+        rows.append([wl[2]] + [cpu_split(w["targets"][t.name]["median"], not t.cluster_mode) for t in targets])
+    return render_table(rows)
+
+
 def report(results, targets, workloads):
     proxies = [t for t in targets if not t.cluster_mode]
     header = ["workload", "direct req/s"]
@@ -88,7 +111,7 @@ def report(results, targets, workloads):
             m = w["targets"][t.name]["median"]
             row += [fmt_lat(m), fmt_cpu(m)]
         rows.append(row)
-    lines = [render_table(rows)]
+    lines = [render_table(rows), "", cpu_table(results, targets, workloads), ""]
 
     errs = []
     for wl in workloads:

@@ -8,6 +8,7 @@
 import csv
 import io
 import random
+import resource
 import statistics
 import subprocess
 import time
@@ -81,10 +82,22 @@ def parse_csv(stdout):
     raise BenchError("no CSV header in redis-benchmark output:\n" + stdout[-1000:])
 
 
-def run_one(target, wl, n, timeout):
+def children_cpu_seconds():
+    # redis-benchmark's own CPU: it is the only child waited for between two readings.
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def nodes_cpu_seconds(pids):
+    times = [proc_cpu_seconds(p) for p in pids]
+    return None if not pids or any(t is None for t in times) else sum(times)
+
+
+def run_one(target, wl, n, timeout, node_pids=()):
     name, _, _, pipeline, clients, kind, _, _ = wl
     argv = benchmark_argv(target, kind, n, pipeline, clients)
     cpu0 = proc_cpu_times(target.pid) if target.pid else None
+    nodes0, bench0 = nodes_cpu_seconds(node_pids), children_cpu_seconds()
     t0 = time.monotonic()
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     CURRENT_CHILD.append(p)
@@ -98,6 +111,7 @@ def run_one(target, wl, n, timeout):
         CURRENT_CHILD.remove(p)
     wall = time.monotonic() - t0
     cpu1 = proc_cpu_times(target.pid) if target.pid else None
+    nodes1, bench1 = nodes_cpu_seconds(node_pids), children_cpu_seconds()
     if p.returncode != 0:
         # 7.0.15 exits with status 1 at the first error reply (-e is a no-op there) and says
         # "Error from server: ..." on stderr.
@@ -116,6 +130,11 @@ def run_one(target, wl, n, timeout):
         user, system = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
         r["cpu_user_s"], r["cpu_sys_s"] = round(user, 3), round(system, 3)
         r["cpu_us_per_req"] = (user + system) * 1e6 / n
+    # Where the machine's CPU went: on two shared vCPUs every process competes for the same
+    # cores, so req/s follows the sum (see docs/PERFORMANCE.md, "CPU per request").
+    r["bench_cpu_us_per_req"] = (bench1 - bench0) * 1e6 / n
+    if nodes0 is not None and nodes1 is not None:
+        r["nodes_cpu_us_per_req"] = (nodes1 - nodes0) * 1e6 / n
     return r
 
 
@@ -124,7 +143,8 @@ def median_of(runs):
     if not good:
         return {"error": runs[-1].get("error", "no runs") if runs else "not run"}
     m = {"runs_ok": len(good), "runs": len(runs)}
-    for k in ("rps", "avg_ms", "p50_ms", "p95_ms", "p99_ms", "max_ms", "cpu_us_per_req"):
+    for k in ("rps", "avg_ms", "p50_ms", "p95_ms", "p99_ms", "max_ms", "cpu_us_per_req",
+              "bench_cpu_us_per_req", "nodes_cpu_us_per_req"):
         vals = [r[k] for r in good if k in r]
         if vals:
             m[k] = statistics.median(vals)
