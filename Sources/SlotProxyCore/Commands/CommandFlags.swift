@@ -7,38 +7,40 @@
 /// Redis's command flags.
 public struct CommandFlags: OptionSet, Sendable, Hashable {
     public let rawValue: UInt64
-    public init(rawValue: UInt64) { self.rawValue = rawValue }
+    @inlinable public init(rawValue: UInt64) { self.rawValue = rawValue }
+    // Computed, inlinable constants (not `static let`): the request path tests flags in
+    // another module, where a stored static costs an accessor call and a once-check.
 
-    public static let write = CommandFlags(rawValue: 1 << 0)
-    public static let readonly = CommandFlags(rawValue: 1 << 1)
-    public static let denyoom = CommandFlags(rawValue: 1 << 2)
-    public static let module = CommandFlags(rawValue: 1 << 3)
-    public static let admin = CommandFlags(rawValue: 1 << 4)
-    public static let pubsub = CommandFlags(rawValue: 1 << 5)
-    public static let noscript = CommandFlags(rawValue: 1 << 6)
-    public static let blocking = CommandFlags(rawValue: 1 << 7)
-    public static let loading = CommandFlags(rawValue: 1 << 8)
-    public static let stale = CommandFlags(rawValue: 1 << 9)
-    public static let skipMonitor = CommandFlags(rawValue: 1 << 10)
-    public static let skipSlowlog = CommandFlags(rawValue: 1 << 11)
-    public static let asking = CommandFlags(rawValue: 1 << 12)
-    public static let fast = CommandFlags(rawValue: 1 << 13)
-    public static let noAuth = CommandFlags(rawValue: 1 << 14)
-    public static let mayReplicate = CommandFlags(rawValue: 1 << 15)
-    public static let sentinel = CommandFlags(rawValue: 1 << 16)
-    public static let onlySentinel = CommandFlags(rawValue: 1 << 17)
-    public static let noMandatoryKeys = CommandFlags(rawValue: 1 << 18)
-    public static let `protected` = CommandFlags(rawValue: 1 << 19)
-    public static let noAsyncLoading = CommandFlags(rawValue: 1 << 20)
-    public static let noMulti = CommandFlags(rawValue: 1 << 21)
+    @inlinable public static var write: CommandFlags { CommandFlags(rawValue: 1 << 0) }
+    @inlinable public static var readonly: CommandFlags { CommandFlags(rawValue: 1 << 1) }
+    @inlinable public static var denyoom: CommandFlags { CommandFlags(rawValue: 1 << 2) }
+    @inlinable public static var module: CommandFlags { CommandFlags(rawValue: 1 << 3) }
+    @inlinable public static var admin: CommandFlags { CommandFlags(rawValue: 1 << 4) }
+    @inlinable public static var pubsub: CommandFlags { CommandFlags(rawValue: 1 << 5) }
+    @inlinable public static var noscript: CommandFlags { CommandFlags(rawValue: 1 << 6) }
+    @inlinable public static var blocking: CommandFlags { CommandFlags(rawValue: 1 << 7) }
+    @inlinable public static var loading: CommandFlags { CommandFlags(rawValue: 1 << 8) }
+    @inlinable public static var stale: CommandFlags { CommandFlags(rawValue: 1 << 9) }
+    @inlinable public static var skipMonitor: CommandFlags { CommandFlags(rawValue: 1 << 10) }
+    @inlinable public static var skipSlowlog: CommandFlags { CommandFlags(rawValue: 1 << 11) }
+    @inlinable public static var asking: CommandFlags { CommandFlags(rawValue: 1 << 12) }
+    @inlinable public static var fast: CommandFlags { CommandFlags(rawValue: 1 << 13) }
+    @inlinable public static var noAuth: CommandFlags { CommandFlags(rawValue: 1 << 14) }
+    @inlinable public static var mayReplicate: CommandFlags { CommandFlags(rawValue: 1 << 15) }
+    @inlinable public static var sentinel: CommandFlags { CommandFlags(rawValue: 1 << 16) }
+    @inlinable public static var onlySentinel: CommandFlags { CommandFlags(rawValue: 1 << 17) }
+    @inlinable public static var noMandatoryKeys: CommandFlags { CommandFlags(rawValue: 1 << 18) }
+    @inlinable public static var `protected`: CommandFlags { CommandFlags(rawValue: 1 << 19) }
+    @inlinable public static var noAsyncLoading: CommandFlags { CommandFlags(rawValue: 1 << 20) }
+    @inlinable public static var noMulti: CommandFlags { CommandFlags(rawValue: 1 << 21) }
     /// Key positions depend on the arguments (EVAL numkeys, XREAD STREAMS, SORT STORE, …).
-    public static let movablekeys = CommandFlags(rawValue: 1 << 22)
-    public static let allowBusy = CommandFlags(rawValue: 1 << 23)
-    public static let noPropagate = CommandFlags(rawValue: 1 << 24)
-    public static let moduleGetkeys = CommandFlags(rawValue: 1 << 25)
-    public static let moduleNoCluster = CommandFlags(rawValue: 1 << 26)
-    public static let moduleGetchannels = CommandFlags(rawValue: 1 << 27)
-    public static let touchesArbitraryKeys = CommandFlags(rawValue: 1 << 28)
+    @inlinable public static var movablekeys: CommandFlags { CommandFlags(rawValue: 1 << 22) }
+    @inlinable public static var allowBusy: CommandFlags { CommandFlags(rawValue: 1 << 23) }
+    @inlinable public static var noPropagate: CommandFlags { CommandFlags(rawValue: 1 << 24) }
+    @inlinable public static var moduleGetkeys: CommandFlags { CommandFlags(rawValue: 1 << 25) }
+    @inlinable public static var moduleNoCluster: CommandFlags { CommandFlags(rawValue: 1 << 26) }
+    @inlinable public static var moduleGetchannels: CommandFlags { CommandFlags(rawValue: 1 << 27) }
+    @inlinable public static var touchesArbitraryKeys: CommandFlags { CommandFlags(rawValue: 1 << 28) }
 
     private static let byWord: [String: CommandFlags] = [
         "write": .write, "readonly": .readonly, "denyoom": .denyoom, "module": .module,

@@ -46,6 +46,19 @@ public struct ReplyScanner {
         while remaining > 0 {
             guard position < count else { return .needMore }
             let type = base[position]
+            // The usual bulk string ("$64\r\n…"): its length read in one pass, no memchr.
+            if type == UInt8(ascii: "$"), let line = shortLength(base, from: position + 1, count: count),
+               line.cr + 1 < count {
+                let end = line.cr + 4 + Int(line.value)   // 18 digits at most: no overflow
+                guard count >= end else {
+                    position = line.cr + 2
+                    bulkEnd = end
+                    return .needMore
+                }
+                position = end
+                remaining -= 1
+                continue
+            }
             guard let cr = findByte(13, base, from: position + 1, count: count), cr + 1 < count else {
                 return .needMore
             }

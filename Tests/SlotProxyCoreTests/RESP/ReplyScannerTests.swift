@@ -5,6 +5,7 @@ import Testing
 struct ReplyScannerTests {
     static let replies: [String] = [
         "+OK\r\n", "-MOVED 3999 127.0.0.1:7002\r\n", ":42\r\n", "$5\r\nhe\r\no\r\n", "$-1\r\n", "$0\r\n\r\n",
+        "$10\r\n0123456789\r\n", "$064\r\n" + String(repeating: "v", count: 64) + "\r\n",
         "*-1\r\n", "*0\r\n", "*3\r\n$1\r\na\r\n*2\r\n:1\r\n*0\r\n$-1\r\n",
         "%2\r\n+a\r\n:1\r\n+b\r\n*1\r\n_\r\n", "~2\r\n#t\r\n,3.14\r\n", "(12345678901234567890\r\n",
         "=15\r\ntxt:Some string\r\n", "!9\r\nERR oops!\r\n", "|1\r\n+ttl\r\n:3\r\n$1\r\nv\r\n",
@@ -53,6 +54,16 @@ struct ReplyScannerTests {
         bytes.withUnsafeBufferPointer { b in
             #expect(scanner.scan(b.baseAddress!, count: b.count) == .malformed)
         }
+    }
+
+    @Test("an 18-digit bulk length waits for its body (the one-pass length line)")
+    func longBulkLength() {
+        var scanner = ReplyScanner()
+        let bytes = Array("$999999999999999999\r\nabc".utf8)
+        bytes.withUnsafeBufferPointer { b in
+            #expect(scanner.scan(b.baseAddress!, count: b.count) == .needMore)
+        }
+        #expect(scanner.bytesNeeded == 21 + 999_999_999_999_999_999 + 2)   // "$…\r\n", the body, CRLF
     }
 
     @Test("rejects bytes that are not RESP")
