@@ -30,7 +30,7 @@ final class ClientSession {
     private var output = ByteBuffer()
     var replies = ReplyQueue()
     private var isDirty = false
-    /// Loop iterations this client's write has waited for more replies (`Worker.flush`).
+    /// Loop iterations this client's write has waited for more replies (`Worker.flushClients`).
     var deferredRounds: UInt8 = 0
     private(set) var closed = false
     /// Set by QUIT and protocol errors: close once every owed reply is written.
@@ -356,8 +356,8 @@ final class ClientSession {
 
     // MARK: - Writing
 
-    /// Whether this iteration's write can wait one loop iteration for the rest of the
-    /// replies this client is owed (see `Worker.flush`): only when some are still in flight,
+    /// Whether this iteration's write can wait a loop iteration for the rest of the
+    /// replies this client is owed (`Worker.flushClients`): only when some are still in flight,
     /// the ready ones are few, and nothing else is pending on the socket.
     @inline(__always)
     var canDeferWrite: Bool {
