@@ -46,30 +46,19 @@ public struct ReplyScanner {
         while remaining > 0 {
             guard position < count else { return .needMore }
             let type = base[position]
-            // The usual bulk string ("$64\r\n…"): its length read in one pass, no memchr.
-            if type == UInt8(ascii: "$"), let line = shortLength(base, from: position + 1, count: count),
-               line.cr + 1 < count {
-                let end = line.cr + 4 + Int(line.value)   // 18 digits at most: no overflow
-                guard count >= end else {
-                    position = line.cr + 2
-                    bulkEnd = end
-                    return .needMore
-                }
-                position = end
-                remaining -= 1
-                continue
-            }
-            guard let cr = findByte(13, base, from: position + 1, count: count), cr + 1 < count else {
+            guard let line = lengthLine(base, from: position + 1, count: count), line.cr + 1 < count else {
                 return .needMore
             }
-            let lineEnd = cr + 2
+            // The line's number (a length or a count), when it is one; read in one pass as a rule.
+            let number = line.value ?? parseInteger(base + position + 1, line.cr - position - 1)
+            let lineEnd = line.cr + 2
             switch type {
             case UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: ":"), UInt8(ascii: "_"),
                  UInt8(ascii: "#"), UInt8(ascii: ","), UInt8(ascii: "("):
                 position = lineEnd
                 remaining -= 1
             case UInt8(ascii: "$"), UInt8(ascii: "="), UInt8(ascii: "!"):
-                guard let n = parseInteger(base + position + 1, cr - position - 1) else { return .malformed }
+                guard let n = number else { return .malformed }
                 if n < 0 {
                     position = lineEnd
                     remaining -= 1
@@ -86,18 +75,18 @@ public struct ReplyScanner {
                     remaining -= 1
                 }
             case UInt8(ascii: "*"), UInt8(ascii: "~"), UInt8(ascii: ">"):
-                guard let n = parseInteger(base + position + 1, cr - position - 1),
+                guard let n = number,
                       let more = Self.adding(n > 0 ? Int(n) : 0, times: 1, to: remaining) else { return .malformed }
                 position = lineEnd
                 remaining = more - 1
             case UInt8(ascii: "%"):
-                guard let n = parseInteger(base + position + 1, cr - position - 1), n >= 0,
+                guard let n = number, n >= 0,
                       let more = Self.adding(Int(n), times: 2, to: remaining) else { return .malformed }
                 position = lineEnd
                 remaining = more - 1
             case UInt8(ascii: "|"):
                 // An attribute is not a value of its own: the value it describes follows.
-                guard let n = parseInteger(base + position + 1, cr - position - 1), n >= 0,
+                guard let n = number, n >= 0,
                       let more = Self.adding(Int(n), times: 2, to: remaining) else { return .malformed }
                 position = lineEnd
                 remaining = more

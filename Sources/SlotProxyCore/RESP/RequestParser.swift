@@ -210,20 +210,16 @@ public final class RequestParser {
         lengths = newLengths
         capacity = n
     }
+}
 
-    @inline(__always)
-    private func findCR(_ base: UnsafePointer<UInt8>, from: Int, count: Int) -> Int? {
-        findByte(13, base, from: from, count: count)
-    }
-
-    /// The length line (`*2`, `$3`) starting at `from`: where its '\r' is, and its value when
-    /// `shortLength` could read it in one pass (nil: parseInteger decides). nil while no '\r'
-    /// has arrived.
-    @inline(__always)
-    private func lengthLine(_ base: UnsafePointer<UInt8>, from: Int, count: Int) -> (cr: Int, value: Int64?)? {
-        if let line = shortLength(base, from: from, count: count) { return (line.cr, line.value) }
-        return findCR(base, from: from, count: count).map { ($0, nil) }
-    }
+/// The RESP line starting at `from` (after its type byte: `*2`, `$3`, `:42`, `+OK`): where its
+/// '\r' is, and its value when `shortLength` could read it in one pass (nil: parseInteger
+/// decides, or the line is not a number). nil while no '\r' has arrived. The request parser
+/// and the reply scanner read every line through it.
+@inline(__always)
+func lengthLine(_ base: UnsafePointer<UInt8>, from: Int, count: Int) -> (cr: Int, value: Int64?)? {
+    if let line = shortLength(base, from: from, count: count) { return (line.cr, line.value) }
+    return findByte(13, base, from: from, count: count).map { ($0, nil) }
 }
 
 @inline(__always)

@@ -50,28 +50,24 @@ struct ReplyScannerTests {
     func hugeCounts(input: String) {
         // Found by FuzzReplyParser: `%9223372036854775807` overflowed the value counter and trapped.
         var scanner = ReplyScanner()
-        let bytes = Array(input.utf8)
-        bytes.withUnsafeBufferPointer { b in
-            #expect(scanner.scan(b.baseAddress!, count: b.count) == .malformed)
-        }
+        #expect(scan(input, with: &scanner) == .malformed)
     }
 
     @Test("an 18-digit bulk length waits for its body (the one-pass length line)")
     func longBulkLength() {
         var scanner = ReplyScanner()
-        let bytes = Array("$999999999999999999\r\nabc".utf8)
-        bytes.withUnsafeBufferPointer { b in
-            #expect(scanner.scan(b.baseAddress!, count: b.count) == .needMore)
-        }
+        #expect(scan("$999999999999999999\r\nabc", with: &scanner) == .needMore)
         #expect(scanner.bytesNeeded == 21 + 999_999_999_999_999_999 + 2)   // "$…\r\n", the body, CRLF
     }
 
     @Test("rejects bytes that are not RESP")
     func malformed() {
         var scanner = ReplyScanner()
-        let input = Array("?what\r\n".utf8)
-        input.withUnsafeBufferPointer { b in
-            #expect(scanner.scan(b.baseAddress!, count: b.count) == .malformed)
-        }
+        #expect(scan("?what\r\n", with: &scanner) == .malformed)
+    }
+
+    /// One `scan` over all of `text`.
+    private func scan(_ text: String, with scanner: inout ReplyScanner) -> ReplyScanner.Result {
+        Array(text.utf8).withUnsafeBufferPointer { scanner.scan($0.baseAddress!, count: $0.count) }
     }
 }
