@@ -366,6 +366,7 @@ final class ClientSession {
 
     func flush() {
         isDirty = false
+        deferredRounds = 0
         guard !closed else { return }
         while !output.isEmpty {
             let n = write(fd, output.readPointer, output.readableCount)

@@ -445,31 +445,32 @@ final class Worker {
     /// deferred write never waits for an idle socket, and a reply that takes long (a blocked
     /// command) holds nothing up for more than those iterations.
     private func flushClients() {
-        if !deferredClients.isEmpty {
-            var kept = 0
-            for c in deferredClients {
-                if c.deferredRounds < Worker.maxDeferredRounds && c.canDeferWrite {
-                    c.deferredRounds += 1
-                    deferredClients[kept] = c
-                    kept += 1
-                } else {
-                    c.deferredRounds = 0
-                    c.flush()
-                }
+        // By index: a for-in over the array would keep its buffer and make the first store a copy.
+        var kept = 0
+        for i in deferredClients.indices {
+            let client = deferredClients[i]
+            if writeOrWait(client) {
+                deferredClients[kept] = client
+                kept += 1
             }
-            deferredClients.removeLast(deferredClients.count - kept)
         }
-        if !dirtyClients.isEmpty {
-            for c in dirtyClients {
-                if c.canDeferWrite {
-                    c.deferredRounds = 1
-                    deferredClients.append(c)
-                } else {
-                    c.flush()
-                }
-            }
-            dirtyClients.removeAll(keepingCapacity: true)
+        deferredClients.removeLast(deferredClients.count - kept)
+        for client in dirtyClients {
+            if writeOrWait(client) { deferredClients.append(client) }
         }
+        dirtyClients.removeAll(keepingCapacity: true)
+    }
+
+    /// Writes `client`'s ready replies, or, when they may wait another iteration, counts it
+    /// and returns true.
+    @inline(__always)
+    private func writeOrWait(_ client: ClientSession) -> Bool {
+        guard client.deferredRounds < Worker.maxDeferredRounds && client.canDeferWrite else {
+            client.flush()
+            return false
+        }
+        client.deferredRounds += 1
+        return true
     }
 
     /// The pending reply bytes at which a client of a class stops being read from: 1 MB, or
