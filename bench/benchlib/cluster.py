@@ -2,12 +2,12 @@
 # the slot -> primary map from CLUSTER SLOTS, and key preloading with redis-cli --pipe (slots
 # computed here with Redis Cluster's CRC16).
 import os
-import re
 import random
 import socket
 import subprocess
 
 from .common import CLUSTER_SCRIPT, VALUE, BenchError, log
+from .processes import server_pid
 from .resp import call
 
 
@@ -91,13 +91,8 @@ class Cluster:
         self.node_pids = self.read_node_pids()
 
     def read_node_pids(self):
-        pids = []
-        for port in range(self.base, self.base + 6):
-            info = call(port, "INFO", "server")
-            m = re.search(rb"process_id:(\d+)", info if isinstance(info, bytes) else b"")
-            if m:
-                pids.append(int(m.group(1)))
-        return pids
+        pids = (server_pid(port) for port in range(self.base, self.base + 6))
+        return [pid for pid in pids if pid is not None]
 
     def load_slots(self):
         owner = [0] * 16384

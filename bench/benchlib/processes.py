@@ -29,6 +29,13 @@ def proc_cpu_seconds(pid):
     return None if t is None else t[0] + t[1]
 
 
+def server_pid(port):
+    """The process_id a Redis-speaking server on 127.0.0.1:PORT reports in INFO server, or None."""
+    info = call(port, "INFO", "server")
+    m = re.search(rb"process_id:(\d+)", info if isinstance(info, bytes) else b"")
+    return int(m.group(1)) if m else None
+
+
 def proc_rss_bytes(pid):
     try:
         with open(f"/proc/{pid}/statm") as f:
@@ -78,11 +85,10 @@ class ProxyProcess:
             if time.monotonic() > deadline:
                 raise BenchError(f"proxy does not answer PING on {self.port}:\n{self.log_tail()}")
             time.sleep(0.1)
-        info = call(self.port, "INFO", "server")
-        m = re.search(rb"process_id:(\d+)", info if isinstance(info, bytes) else b"")
-        if not m or int(m.group(1)) != self.proc.pid:
+        pid = server_pid(self.port)
+        if pid != self.proc.pid:
             raise BenchError(f"the process answering on {self.port} is not our proxy "
-                             f"(INFO server process_id {m.group(1).decode() if m else '?'}, ours {self.proc.pid})")
+                             f"(INFO server process_id {pid if pid else '?'}, ours {self.proc.pid})")
         wait_cluster_ready(self.port, "proxy", self.proc)
 
     def stop(self):
