@@ -1,7 +1,7 @@
 # slotproxy container image.
 #
 #   stage build    the official Swift 6.3 toolchain image (Debian 12 "bookworm"): release build
-#                  of the slotproxy executable with the Swift runtime and Foundation linked in
+#                  of the slotproxy executable with the Swift runtime linked in
 #                  statically (--static-swift-stdlib), stripped
 #   stage runtime  debian:bookworm-slim + the shared libraries the binary still needs (libevent
 #                  and the C++ runtime; Tests/integration/test_deploy.py checks this list against

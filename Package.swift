@@ -14,7 +14,6 @@ let package = Package(
         .executable(name: "slotproxy", targets: ["slotproxy"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
@@ -44,7 +43,6 @@ let package = Package(
             dependencies: [
                 "SlotProxyServer",
                 "SlotProxyCore",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]
@@ -53,6 +51,7 @@ let package = Package(
             name: "SlotProxyCoreTests",
             dependencies: ["SlotProxyCore"]
         ),
+
 
         // Fuzzing (docs/HARDENING.md, scripts/fuzz): the harnesses live in SlotProxyFuzz, one
         // executable per entry point. Built plainly they replay inputs given as arguments; built

@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <errno.h>
 #include <malloc.h>
+#include <sys/prctl.h>
 
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -42,6 +43,11 @@ extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 /// Accepts one connection as a non-blocking, close-on-exec socket; -1 with errno set if none.
 static inline int slotproxy_accept(int listen_fd) {
     return accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+/// Names the calling thread (top -H, /proc/<pid>/task/*/comm; the kernel keeps 15 bytes).
+static inline void slotproxy_set_thread_name(const char *name) {
+    prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);
 }
 
 #endif

@@ -9,7 +9,6 @@
 //   anything else ─▶ 404
 
 import CLibevent
-import Foundation
 import Glibc
 import SlotProxyCore
 
@@ -17,9 +16,9 @@ final class AdminServer: @unchecked Sendable {
     private let context: ProxyContext
     private let base: OpaquePointer
     private let http: OpaquePointer
-    private var thread: Thread?
-    /// Signalled when the loop's thread has left `event_base_dispatch`.
-    private let exited = DispatchSemaphore(value: 0)
+    private var started = false
+    /// Counted down when the loop's thread has left `event_base_dispatch`.
+    private let exited = Latch(count: 1)
 
     /// Binds the endpoint; throws when the address cannot be bound (the proxy then does not start).
     init(context: ProxyContext, host: String, port: Int) throws {
@@ -43,14 +42,11 @@ final class AdminServer: @unchecked Sendable {
 
     /// Serves on a thread of its own until `stop()`.
     func start() {
-        let t = Thread { [self] in
-            event_base_dispatch(self.base)
-            self.exited.signal()
+        started = true
+        OSThread.start(name: "admin") { [base, exited] in
+            event_base_dispatch(base)
+            exited.countDown()
         }
-        t.name = "slotproxy-admin"
-        t.stackSize = 1 << 20
-        thread = t
-        t.start()
     }
 
     /// Stops the loop (any thread).
@@ -58,12 +54,11 @@ final class AdminServer: @unchecked Sendable {
         event_base_loopbreak(base)
     }
 
-    /// Waits for the loop's thread to end, then frees the endpoint and breaks the
-    /// self <-> thread cycle (the Thread keeps its closure, which holds self), so nothing is left
-    /// for LeakSanitizer at exit. False when the thread did not end in time (nothing is freed).
+    /// Waits for the loop's thread to end, then frees the endpoint, so nothing is left for
+    /// LeakSanitizer at exit. False when the thread did not end in time (nothing is freed).
     func join(timeout: Double) -> Bool {
-        guard thread != nil, exited.wait(timeout: .now() + timeout) == .success else { return false }
-        thread = nil
+        guard started, exited.wait(timeout: timeout) else { return false }
+        started = false
         evhttp_free(http)
         event_base_free(base)
         return true

@@ -7,15 +7,14 @@
 //   SIGHUP         ─▶ reopen the log file, reload loglevel
 
 import CLibevent
-import Foundation
 import Glibc
 import Logging
 import SlotProxyCore
 
 public final class Proxy {
     private let context: ProxyContext
-    private var workerThreads: [Thread] = []
-    private let finished = DispatchGroup()
+    /// Counts the worker threads still running.
+    private let finished = Latch(count: 0)
     /// The admin HTTP endpoint (/metrics, /healthz, /readyz), when metrics-port is set.
     private let admin: AdminServer?
 
@@ -97,15 +96,11 @@ public final class Proxy {
         }
         context.topology!.start()
         for worker in context.workers {
-            finished.enter()
-            let t = Thread { [finished] in
+            finished.countUp()
+            OSThread.start(name: "worker-\(worker.index)") { [finished] in
                 worker.run()
-                finished.leave()
+                finished.countDown()
             }
-            t.name = "slotproxy-worker-\(worker.index)"
-            t.stackSize = 1 << 20
-            workerThreads.append(t)
-            t.start()
         }
         admin?.start()
         let view = context.store.current()
@@ -143,7 +138,7 @@ public final class Proxy {
                 break
             }
             guard let started = shutdownStarted else { continue }
-            if finished.wait(timeout: .now()) == .success { break }
+            if finished.wait(timeout: 0) { break }
             // The workers keep their own deadline; this one only guards against a stuck loop.
             if MonotonicClock.seconds() - started > Double(config.shutdownTimeout) + 5 {
                 logger.warning("workers did not stop in time: exiting anyway")
@@ -154,7 +149,7 @@ public final class Proxy {
         _ = admin?.join(timeout: 5)
         context.topology?.stop()
         for worker in context.workers { worker.stop() }  // only those past the drain deadline still run
-        let workersStopped = finished.wait(timeout: .now() + 5) == .success
+        let workersStopped = finished.wait(timeout: 5)
         let topologyStopped = context.topology?.join(timeout: 5) ?? true
         if workersStopped && topologyStopped {
             // Nothing runs any more: break the context <-> worker and context <-> topology

@@ -9,7 +9,6 @@
 // a lost connection, held requests), never within 100 ms of the previous refresh however many
 // requests arrive in a burst.
 
-import Foundation
 import Logging
 import SlotProxyCore
 
@@ -17,13 +16,13 @@ final class TopologyManager: @unchecked Sendable {
 
     private let context: ProxyContext
     private var logger: Logger { context.logger }
-    private let condition = NSCondition()
+    private let condition = Monitor()
     /// When to refresh next (guarded by `condition`).
     private var schedule: RefreshSchedule
     private var running = true
-    private var thread: Thread?
-    /// Signalled when the topology thread returns (join).
-    private let exited = DispatchSemaphore(value: 0)
+    private var started = false
+    /// Counted down when the topology thread returns (join).
+    private let exited = Latch(count: 1)
 
     // Topology thread only.
     private var lastTopology: ClusterTopology?
@@ -48,30 +47,28 @@ final class TopologyManager: @unchecked Sendable {
         condition.lock()
         if !schedule.requested {
             schedule.request()
-            condition.signal()
+            condition.broadcast()
         }
         condition.unlock()
     }
 
     func start() {
-        let t = Thread { [self] in self.loop() }
-        t.name = "slotproxy-topology"
-        thread = t
-        t.start()
+        started = true
+        OSThread.start(name: "topology") { [self] in self.loop() }
     }
 
     func stop() {
         condition.lock()
         running = false
-        condition.signal()
+        condition.broadcast()
         condition.unlock()
     }
 
     /// Waits up to `timeout` seconds for the topology thread to return after `stop()`
     /// (a refresh in progress finishes first); false if it did not, or never started.
     func join(timeout: Double) -> Bool {
-        guard thread != nil, exited.wait(timeout: .now() + timeout) == .success else { return false }
-        thread = nil  // the Thread keeps its closure, which holds self: break that cycle
+        guard started, exited.wait(timeout: timeout) else { return false }
+        started = false
         return true
     }
 
@@ -84,12 +81,12 @@ final class TopologyManager: @unchecked Sendable {
                 let now = MonotonicClock.seconds()
                 if now >= due { break }
                 // Woken early by requestRefresh(): recompute, the request may still have to wait.
-                _ = condition.wait(until: Date(timeIntervalSinceNow: min(due - now, 3600)))
+                condition.wait(seconds: min(due - now, 3600))
             }
             let stop = !running
             condition.unlock()
             if stop {
-                exited.signal()
+                exited.countDown()
                 return
             }
             refresh()
