@@ -2,6 +2,7 @@
 //
 // slotproxy: a Redis Cluster routing proxy. The package reads as the request path:
 //   CLibevent        the C shim over libevent (system library)
+//   CEventMemory     where libevent's small allocations live (memory returned when clients leave)
 //   SlotProxyCore    pure Swift, no I/O: RESP, command table, slots, topology, routing, config
 //   SlotProxyServer  the thin libevent layer: workers, client sessions, backend connections
 //   slotproxy        the executable: command line, config, start, signals
@@ -22,6 +23,8 @@ let package = Package(
             pkgConfig: "libevent",
             providers: [.apt(["libevent-dev"])]
         ),
+        // libevent's small allocations in a region of their own (see event_memory.c).
+        .target(name: "CEventMemory", dependencies: ["CLibevent"]),
         .target(
             name: "SlotProxyCore",
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
@@ -30,6 +33,7 @@ let package = Package(
             name: "SlotProxyServer",
             dependencies: [
                 "CLibevent",
+                "CEventMemory",
                 "SlotProxyCore",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -51,7 +55,10 @@ let package = Package(
             name: "SlotProxyCoreTests",
             dependencies: ["SlotProxyCore"]
         ),
-
+        .testTarget(
+            name: "CEventMemoryTests",
+            dependencies: ["CEventMemory"]
+        ),
 
         // Fuzzing (docs/HARDENING.md, scripts/fuzz): the harnesses live in SlotProxyFuzz, one
         // executable per entry point. Built plainly they replay inputs given as arguments; built

@@ -104,6 +104,12 @@ final class ClientRegistry: @unchecked Sendable {
         _ = entries.withLock { $0.removeValue(forKey: session.id) }
     }
 
+    /// Gives back the table's room for clients that have left (a dictionary keeps its
+    /// largest capacity otherwise); see ProcessMemory.
+    func compact() {
+        entries.withLock { $0 = $0.compacted() }
+    }
+
     /// Every registered session's record, in id order.
     func records() -> [ClientRecord] {
         entries.withLock { $0.values.map(\.record) }.sorted { $0.id < $1.id }

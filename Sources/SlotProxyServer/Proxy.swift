@@ -27,6 +27,7 @@ public final class Proxy {
 
     /// Prepares the proxy; throws when a listener cannot be bound.
     public init(config: ProxyConfig, logger: Logger) throws {
+        ProcessMemory.configure()  // before any libevent call and any other thread
         evthread_use_pthreads()
         signal(SIGPIPE, SIG_IGN)
         var config = config

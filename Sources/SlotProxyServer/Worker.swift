@@ -75,6 +75,8 @@ final class Worker {
     let idleTimeout: Int
     private var clients: [ObjectIdentifier: ClientSession] = [:]
     var clientCount: Int { clients.count }
+    /// When to give freed memory back to the system (after a burst of clients left).
+    private var memoryTrim = MemoryTrimPolicy()
 
     /// Shared read buffer: a connection reads here and keeps only an incomplete tail.
     let scratch: UnsafeMutablePointer<UInt8>
@@ -317,6 +319,7 @@ final class Worker {
             }
             let client = ClientSession(worker: self, fd: fd, id: context.nextClientID())
             clients[ObjectIdentifier(client)] = client
+            memoryTrim.noteClients(clients.count)
             client.start()
         }
     }
@@ -376,7 +379,8 @@ final class Worker {
         }.sorted { $0.1 < $1.1 }.map(\.0)
     }
 
-    /// Every 100 ms: held requests, backend timeouts; every second: idle clients.
+    /// Every 100 ms: held requests, backend timeouts; every second: idle clients, and freed
+    /// memory returned after a burst of clients left.
     fileprivate func onTick() {
         now = MonotonicClock.coarseSeconds()
         clock = MonotonicClock.nanoseconds()
@@ -399,6 +403,15 @@ final class Worker {
                 client.close()
             }
         }
+        if memoryTrim.shouldTrim(clients: clients.count) { returnFreedMemory() }
+    }
+
+    /// Clients left: shrink the tables sized for them, then return every free page.
+    private func returnFreedMemory() {
+        clients = clients.compacted()
+        context.sessions.compact()
+        ProcessMemory.trim()
+        logger.debug("returned freed memory to the system", metadata: ["clients": "\(clients.count)"])
     }
 
     // MARK: - Connection bookkeeping

@@ -6,6 +6,11 @@
                                     its own value while all are connected; connected_clients counts
                                     them all; a well-behaved load sees no error; once they close,
                                     descriptors and clients return to the baseline.
+  test_memory_returned_when_clients_leave  1000 clients connect and PING, then close: within a
+                                    bounded wait the proxy's RSS falls back to within a quarter of
+                                    what they added (all of it was kept before ProcessMemory:
+                                    libevent's per-descriptor records pinned the freed pages, and
+                                    nothing returned them).
   test_open_file_limit_raised       a proxy started with a soft limit below its hard limit raises
                                     the soft limit to the hard one (/proc/PID/limits) and says so.
   test_low_hard_limit_lowers_maxclients  a proxy whose hard limit is 300 cannot cover maxclients:
@@ -30,7 +35,7 @@ import time
 import pytest
 
 import sanitizers
-from procstats import Footprint, cpu_seconds, fd_count, info_clients, wait_back_to
+from procstats import Footprint, cpu_seconds, fd_count, info_clients, rss_bytes, wait_back_to
 from support import (
     ClientLoad,
     ProxyProcess,
@@ -122,6 +127,54 @@ def test_3000_simultaneous_clients(many_files, start_proxy, run_id):
         load.stop()
     print(load.summary())
     assert load.error_count == 0 and not load.mismatches, load.summary()
+
+
+MEMORY_CLIENTS = 1000
+
+
+def connection_round(port: int) -> list[socket.socket]:
+    """MEMORY_CLIENTS connections, each answered one PING; the caller closes them."""
+    conns = []
+    for i in range(MEMORY_CLIENTS):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        conns.append(s)
+        s.sendall(b"PING\r\n")
+        reply = b""
+        while not reply.endswith(b"\r\n"):
+            chunk = s.recv(64)
+            assert chunk, f"connection {i} closed before PONG"
+            reply += chunk
+        assert reply == b"+PONG\r\n", (i, reply)
+    return conns
+
+
+def test_memory_returned_when_clients_leave(many_files, start_proxy):
+    if sanitizers.active():
+        pytest.skip("a sanitizer's allocator keeps freed memory on purpose (quarantine)")
+    p = start_proxy(threads=2)
+    before = rss_bytes(p.pid)
+    conns = connection_round(p.port)
+    time.sleep(0.5)
+    loaded = rss_bytes(p.pid)
+    for s in conns:
+        s.close()
+    added = loaded - before
+    print(f"\n  RSS before {before / 1048576:.2f} MiB, with {MEMORY_CLIENTS} clients {loaded / 1048576:.2f} MiB "
+          f"({added / MEMORY_CLIENTS:,.0f} bytes each)")
+    # The clients must have cost something, or the check below would prove nothing.
+    assert added >= 256 * 1024, f"{MEMORY_CLIENTS} clients added only {added} bytes of RSS"
+    samples = []
+    deadline = time.monotonic() + 20
+
+    def returned() -> bool:
+        samples.append(rss_bytes(p.pid))
+        return samples[-1] <= before + added // 4
+
+    while not returned() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    print(f"  after they closed: {samples[-1] / 1048576:.2f} MiB")
+    assert samples[-1] <= before + added // 4, (
+        f"RSS stayed up after the clients left: before {before}, with them {loaded}, since {samples}")
 
 
 def proxy_with_limit(cluster, run_dir, soft: int, hard: int, extra: list[str] | None = None) -> ProxyProcess:

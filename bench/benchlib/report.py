@@ -144,7 +144,11 @@ def report(results, targets, workloads):
         mib = 1024 * 1024
         line = f"memory {name}: RSS idle {mem.get('rss_idle_bytes', mem['rss_at_start_bytes']) / mib:.1f} MiB"
         if "rss_1000_bytes" in mem:
-            line += (f", with {mem['connections']} clients {mem['rss_1000_bytes'] / mib:.1f} MiB "
+            # Older --json files have no second round: their per-connection figure is over idle.
+            before = mem.get("rss_before_round_bytes")
+            line += ((f"; {mem['connections']} clients: before {before / mib:.1f} MiB" if before is not None
+                      else f", with {mem['connections']} clients")
+                     + f", with them {mem['rss_1000_bytes'] / mib:.1f} MiB "
                      f"= {mem['rss_per_connection_bytes']:,.0f} bytes per connection, "
                      f"after they closed {mem['rss_after_close_bytes'] / mib:.1f} MiB")
         if "rss_after_workloads_bytes" in mem:
