@@ -112,6 +112,15 @@ final class BackendConnection {
 
     var pendingCount: Int { inFlight.count }
 
+    /// Frees the buffers and in-flight table a burst grew, when nothing is pending on this
+    /// connection (they grow again with the next burst).
+    func releaseIdleMemory() {
+        guard inFlight.isEmpty, output.isEmpty else { return }
+        inFlight.deallocate()
+        output.releaseIfEmpty(keepingUpTo: 16 * 1024)
+        input.releaseIfEmpty(keepingUpTo: 16 * 1024)
+    }
+
     deinit {
         inFlight.deallocate()
         output.deallocate()

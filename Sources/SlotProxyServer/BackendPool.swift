@@ -88,6 +88,14 @@ final class BackendPool {
         }
     }
 
+    /// Lets every shared connection give back the buffers a burst grew (Worker.returnFreedMemory).
+    func releaseIdleMemory() {
+        for node in byAddress.values {
+            node.resp2?.releaseIdleMemory()
+            node.resp3?.releaseIdleMemory()
+        }
+    }
+
     /// Every shared connection and its state, for the metrics.
     /// Appends the state of every shared connection to `out` (no allocation once `out` has
     /// the capacity: this runs on every tick).

@@ -406,10 +406,12 @@ final class Worker {
         if memoryTrim.shouldTrim(clients: clients.count) { returnFreedMemory() }
     }
 
-    /// Clients left: shrink the tables sized for them, then return every free page.
+    /// Clients left: shrink the tables sized for them and the node connections' buffers their
+    /// requests grew, then return every free page.
     private func returnFreedMemory() {
         clients = clients.compacted()
         context.sessions.compact()
+        backends.releaseIdleMemory()
         ProcessMemory.trim()
         logger.debug("returned freed memory to the system", metadata: ["clients": "\(clients.count)"])
     }
