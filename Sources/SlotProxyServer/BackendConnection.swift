@@ -115,7 +115,7 @@ final class BackendConnection {
     /// Frees the buffers and in-flight table a burst grew, when nothing is pending on this
     /// connection (they grow again with the next burst).
     func releaseIdleMemory() {
-        guard inFlight.isEmpty, output.isEmpty else { return }
+        guard inFlight.isEmpty else { return }
         inFlight.deallocate()
         output.releaseIfEmpty(keepingUpTo: 16 * 1024)
         input.releaseIfEmpty(keepingUpTo: 16 * 1024)

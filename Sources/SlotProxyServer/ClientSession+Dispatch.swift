@@ -40,10 +40,7 @@ extension ClientSession {
             return
         }
         // Unknown command or subcommand, or a wrong argument count: Redis's error for it.
-        switch table.takeUnretainedValue().resolve(args) {
-        case .command(let spec):
-            route(spec, args, frame: frame)  // not reached: both read the same match
-        case .unknownCommand(let error), .unknownSubcommand(let error), .wrongArity(let error):
+        if let error = table.takeUnretainedValue().resolve(args).error {
             transaction?.failed = true
             respondError(error)
         }

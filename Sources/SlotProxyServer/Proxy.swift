@@ -13,8 +13,6 @@ import SlotProxyCore
 
 public final class Proxy {
     private let context: ProxyContext
-    /// Counts the worker threads still running.
-    private let finished = Latch(count: 0)
     /// The admin HTTP endpoint (/metrics, /healthz, /readyz), when metrics-port is set.
     private let admin: AdminServer?
 
@@ -96,8 +94,9 @@ public final class Proxy {
             logger.warning("slot map incomplete at start: answering CLUSTERDOWN until the cluster is reachable")
         }
         context.topology!.start()
+        // Counts the worker threads still running.
+        let finished = Latch(count: context.workers.count)
         for worker in context.workers {
-            finished.countUp()
             OSThread.start(name: "worker-\(worker.index)") { [finished] in
                 worker.run()
                 finished.countDown()

@@ -5,7 +5,7 @@
 //
 //   OSThread.start(name:) { body }   a detached thread running body
 //   Monitor                          a mutex + condition variable, timed waits on CLOCK_MONOTONIC
-//   Latch(count)                     count_down() per finished thread; wait(timeout:) for all
+//   Latch(count)                     countDown() per finished thread; wait(timeout:) for all
 
 import CLibevent
 import Glibc
@@ -72,19 +72,12 @@ final class Monitor: @unchecked Sendable {
     /// Wakes every waiter (call with the lock held).
     func broadcast() { pthread_cond_broadcast(condition) }
 
-    /// Waits (lock held) until woken or `seconds` have passed; spurious wakeups happen, so
-    /// callers test their own condition in a loop.
-    func wait(seconds: Double) {
-        var deadline = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &deadline)
-        let whole = Int(seconds)
-        deadline.tv_sec += whole
-        deadline.tv_nsec += Int((seconds - Double(whole)) * 1e9)
-        if deadline.tv_nsec >= 1_000_000_000 {
-            deadline.tv_sec += 1
-            deadline.tv_nsec -= 1_000_000_000
-        }
-        _ = pthread_cond_timedwait(condition, mutex, &deadline)
+    /// Waits (lock held) until woken or until `deadline` (`MonotonicClock.seconds()`, the
+    /// condition's clock); spurious wakeups happen, so callers test their own condition in a loop.
+    func wait(until deadline: Double) {
+        let whole = deadline.rounded(.down)
+        var at = timespec(tv_sec: Int(whole), tv_nsec: Int((deadline - whole) * 1e9))
+        _ = pthread_cond_timedwait(condition, mutex, &at)
     }
 }
 
@@ -95,12 +88,6 @@ final class Latch: @unchecked Sendable {
     private var remaining: Int
 
     init(count: Int) { remaining = count }
-
-    func countUp() {
-        monitor.lock()
-        remaining += 1
-        monitor.unlock()
-    }
 
     func countDown() {
         monitor.lock()
@@ -115,9 +102,8 @@ final class Latch: @unchecked Sendable {
         monitor.lock()
         defer { monitor.unlock() }
         while remaining > 0 {
-            let left = deadline - MonotonicClock.seconds()
-            if left <= 0 { return false }
-            monitor.wait(seconds: left)
+            if MonotonicClock.seconds() >= deadline { return false }
+            monitor.wait(until: deadline)
         }
         return true
     }

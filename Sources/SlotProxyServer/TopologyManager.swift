@@ -81,7 +81,7 @@ final class TopologyManager: @unchecked Sendable {
                 let now = MonotonicClock.seconds()
                 if now >= due { break }
                 // Woken early by requestRefresh(): recompute, the request may still have to wait.
-                condition.wait(seconds: min(due - now, 3600))
+                condition.wait(until: min(due, now + 3600))
             }
             let stop = !running
             condition.unlock()

@@ -22,6 +22,14 @@ public final class CommandTable: Sendable {
         case unknownSubcommand(error: String)
         /// Redis's text, e.g. `ERR wrong number of arguments for 'get' command`.
         case wrongArity(error: String)
+
+        /// Redis's error text; nil for `.command`.
+        public var error: String? {
+            switch self {
+            case .command: return nil
+            case .unknownCommand(let error), .unknownSubcommand(let error), .wrongArity(let error): return error
+            }
+        }
     }
 
     /// The top-level commands, in the order the reply listed them.

@@ -175,13 +175,17 @@ struct CommandTableTests {
         let cases = try CommandFixtures.cases("errors.txt")
         #expect(cases.count >= 20)
         for c in cases {
-            let got: String = OwnedRequest(bytes: c.args).withArguments { view in
-                switch CommandTable.snapshot.resolve(view) {
-                case .command(let spec): return "resolved \(spec.name)"
-                case .unknownCommand(let error), .unknownSubcommand(let error), .wrongArity(let error): return error
+            let (got, error): (String, String?) = OwnedRequest(bytes: c.args).withArguments { view in
+                let resolution = CommandTable.snapshot.resolve(view)
+                switch resolution {
+                case .command(let spec): return ("resolved \(spec.name)", resolution.error)
+                case .unknownCommand(let error), .unknownSubcommand(let error), .wrongArity(let error):
+                    return (error, resolution.error)
                 }
             }
             #expect(got == c.answer.first, "\(c)")
+            // `error`, what the request path answers with, is the same text (nil for a command).
+            #expect(error == (got.hasPrefix("resolved ") ? nil : got), "\(c)")
         }
     }
 
