@@ -28,7 +28,8 @@ final class ClientRecord: @unchecked Sendable {
     let fd: Int32
     /// The client's `ip:port`.
     let address: String
-    /// The proxy's address the client connected to, host alone and as `ip:port`.
+    /// The proxy's address the client connected to, host alone ("" for the unixsocket) and
+    /// as `ip:port`.
     let localHost: String
     let localAddress: String
     let workerIndex: Int
@@ -44,11 +45,18 @@ final class ClientRecord: @unchecked Sendable {
         self.workerIndex = workerIndex
         self.connectedAt = now
         self.lastActiveMs = Atomic(Int(now * 1000))
-        let peer = socketEndpoint(fd, peer: true)
         let local = socketEndpoint(fd, peer: false)
-        self.address = ClientInfo.formatAddress(host: peer.host, port: peer.port)
-        self.localHost = local.host
-        self.localAddress = ClientInfo.formatAddress(host: local.host, port: local.port)
+        if local.isUnix {
+            // As Redis shows a unixsocket client: addr=/path:0 laddr=/path:0 (its peer has no name).
+            self.address = "\(local.host):0"
+            self.localHost = ""
+            self.localAddress = self.address
+        } else {
+            let peer = socketEndpoint(fd, peer: true)
+            self.address = ClientInfo.formatAddress(host: peer.host, port: peer.port)
+            self.localHost = local.host
+            self.localAddress = ClientInfo.formatAddress(host: local.host, port: local.port)
+        }
     }
 
     func update(_ body: (inout Fields) -> Void) {
@@ -162,14 +170,15 @@ private let workerKillCallback: event_callback_fn = { _, _, ctx in
     Unmanaged<Worker>.fromOpaque(ctx!).takeUnretainedValue().closeKilledClients()
 }
 
-/// The numeric host and port at either end of a connected socket ("?" and 0 if unknown).
-private func socketEndpoint(_ fd: Int32, peer: Bool) -> (host: String, port: Int) {
+/// The numeric host and port at either end of a connected socket ("?" and 0 if unknown); for
+/// a Unix socket, its path as the host.
+private func socketEndpoint(_ fd: Int32, peer: Bool) -> (host: String, port: Int, isUnix: Bool) {
     var storage = sockaddr_storage()
     var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
     let status = withUnsafeMutablePointer(to: &storage) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { peer ? getpeername(fd, $0, &length) : getsockname(fd, $0, &length) }
     }
-    guard status == 0 else { return ("?", 0) }
+    guard status == 0 else { return ("?", 0, false) }
     var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
     switch Int32(storage.ss_family) {
     case AF_INET:
@@ -177,7 +186,7 @@ private func socketEndpoint(_ fd: Int32, peer: Bool) -> (host: String, port: Int
             $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { sin in
                 var address = sin.pointee.sin_addr
                 inet_ntop(AF_INET, &address, &text, socklen_t(text.count))
-                return (String(cString: text), Int(UInt16(bigEndian: sin.pointee.sin_port)))
+                return (String(cString: text), Int(UInt16(bigEndian: sin.pointee.sin_port)), false)
             }
         }
     case AF_INET6:
@@ -185,10 +194,18 @@ private func socketEndpoint(_ fd: Int32, peer: Bool) -> (host: String, port: Int
             $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { sin6 in
                 var address = sin6.pointee.sin6_addr
                 inet_ntop(AF_INET6, &address, &text, socklen_t(text.count))
-                return (String(cString: text), Int(UInt16(bigEndian: sin6.pointee.sin6_port)))
+                return (String(cString: text), Int(UInt16(bigEndian: sin6.pointee.sin6_port)), false)
+            }
+        }
+    case AF_UNIX:
+        return withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr_un.self, capacity: 1) { sun in
+                var path = sun.pointee.sun_path
+                let name = withUnsafeBytes(of: &path) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                return (name, 0, true)
             }
         }
     default:
-        return ("?", 0)
+        return ("?", 0, false)
     }
 }

@@ -39,6 +39,10 @@ public final class Proxy {
         context.workers = try (0..<config.threads).map { try Worker(index: $0, context: context) }
         admin = config.metricsPort == 0 ? nil
             : try AdminServer(context: context, host: config.metricsBind, port: config.metricsPort)
+        if !config.unixSocket.isEmpty {
+            context.unixListener = try UnixListener(path: config.unixSocket, permissions: config.unixSocketPerm,
+                                                    backlog: Int32(config.tcpBacklog))
+        }
     }
 
     /// Raises the soft open-file limit to the hard limit, so a flood of clients (and their own
@@ -106,6 +110,7 @@ public final class Proxy {
         let view = context.store.current()
         logger.notice("slotproxy \(Self.version) ready", metadata: [
             "listening": "\(context.workers.first?.listeningAddresses.joined(separator: ",") ?? "")",
+            "unixsocket": "\(config.unixSocket.isEmpty ? "none" : config.unixSocket)",
             "seeds": "\(config.seeds.map(\.description).joined(separator: ","))",
             "threads": "\(config.threads)", "pid": "\(getpid())",
             "primaries": "\(view.slotMap.primaries.count)", "slot_map_complete": "\(view.slotMap.isComplete)",
@@ -129,6 +134,7 @@ public final class Proxy {
                     context.shuttingDown.store(true, ordering: .relaxed)
                     logger.notice("\(name) received: shutting down", metadata: [
                         "clients": "\(context.connectedClients)", "shutdown_timeout": "\(config.shutdownTimeout)"])
+                    context.unixListener?.removeFile()
                     for worker in context.workers { worker.beginShutdown() }
                 } else {
                     logger.warning("\(name) received again: stopping now", metadata: ["clients": "\(context.connectedClients)"])
@@ -151,6 +157,8 @@ public final class Proxy {
         for worker in context.workers { worker.stop() }  // only those past the drain deadline still run
         let workersStopped = finished.wait(timeout: 5)
         let topologyStopped = context.topology?.join(timeout: 5) ?? true
+        context.unixListener?.removeFile()
+        if workersStopped { context.unixListener?.close() }
         if workersStopped && topologyStopped {
             // Nothing runs any more: break the context <-> worker and context <-> topology
             // manager cycles, so everything is freed (LeakSanitizer checks at exit).

@@ -21,6 +21,8 @@ final class ProxyContext: @unchecked Sendable {
     /// Set once at start, before any worker runs.
     var topology: TopologyManager?
     var workers: [Worker] = []
+    /// The `unixsocket` listener every worker watches, if configured; set once at start.
+    var unixListener: UnixListener?
     /// Every client session, over all workers (CLIENT LIST, CLIENT KILL).
     let sessions = ClientRegistry()
     /// Nodes no connection can reach now: one log line when a node is lost and restored.

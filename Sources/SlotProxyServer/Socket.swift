@@ -123,6 +123,96 @@ enum Socket {
     }
 }
 
+/// The Unix domain socket clients may connect to (`unixsocket`). Linux does not spread a
+/// Unix socket's connections over SO_REUSEPORT listeners, so there is one listening socket,
+/// made by Proxy before the workers run; every worker's loop watches it and accepts from it
+/// (a worker that finds nothing left gets EAGAIN). Its file is removed when the shutdown
+/// starts, so new clients are refused at once, and the socket closed once every worker
+/// has stopped.
+final class UnixListener: Sendable {
+    let path: String
+    let fd: Int32
+    /// The socket file's identity, so that removing it never removes another process's file.
+    private let device: UInt64
+    private let inode: UInt64
+
+    /// sockaddr_un's sun_path holds 108 bytes, the last one the terminating NUL.
+    static let maxPathBytes = 107
+
+    /// Binds and listens on `path`, replacing a socket file nobody listens on any more.
+    /// - Parameter permissions: chmod bits for the file; 0 leaves what the umask gave.
+    init(path: String, permissions: Int, backlog: Int32) throws {
+        guard path.utf8.count <= Self.maxPathBytes else {
+            throw SocketError("unixsocket path is too long: \(path.utf8.count) bytes, at most \(Self.maxPathBytes)")
+        }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { dst in
+            dst.copyBytes(from: path.utf8)
+            dst[path.utf8.count] = 0
+        }
+        try Self.removeStaleSocket(path, address)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SocketError("socket(AF_UNIX): \(String(cString: strerror(errno)))") }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0 else {
+            let e = String(cString: strerror(errno))
+            Glibc.close(fd)
+            throw SocketError("cannot bind unixsocket \(path): \(e)")
+        }
+        var info = stat()
+        if (permissions != 0 && chmod(path, mode_t(permissions)) != 0) || Glibc.listen(fd, backlog) != 0
+            || stat(path, &info) != 0 {
+            let e = String(cString: strerror(errno))
+            Glibc.close(fd)
+            unlink(path)
+            throw SocketError("cannot listen on unixsocket \(path): \(e)")
+        }
+        Socket.configureNonBlocking(fd)
+        self.path = path
+        self.fd = fd
+        self.device = UInt64(info.st_dev)
+        self.inode = UInt64(info.st_ino)
+    }
+
+    /// A socket file at `path` is removed when connecting to it is refused (its proxy is
+    /// gone); one that accepts the connection, or a file of any other kind, is an error.
+    private static func removeStaleSocket(_ path: String, _ address: sockaddr_un) throws {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        guard info.st_mode & S_IFMT == S_IFSOCK else {
+            throw SocketError("unixsocket \(path) exists and is not a socket")
+        }
+        // Non-blocking: a live listener whose backlog is full answers EAGAIN instead of waiting.
+        let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        guard probe >= 0 else { return }
+        defer { Glibc.close(probe) }
+        var a = address
+        let connected = withUnsafePointer(to: &a) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(probe, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        if connected == 0 || errno == EAGAIN {
+            throw SocketError("unixsocket \(path) is in use: another process accepts connections on it")
+        }
+        unlink(path)
+    }
+
+    /// Removes the socket file if it is still this listener's (any thread; new connections
+    /// are refused from then on).
+    func removeFile() {
+        var info = stat()
+        guard lstat(path, &info) == 0, UInt64(info.st_dev) == device, UInt64(info.st_ino) == inode else { return }
+        unlink(path)
+    }
+
+    /// Closes the listening socket; only once no worker watches it any more.
+    func close() {
+        Glibc.close(fd)
+    }
+}
+
 struct SocketError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }

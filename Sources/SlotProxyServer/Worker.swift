@@ -1,6 +1,8 @@
 // One worker = one thread, one libevent event_base, its own listening sockets
 // (SO_REUSEPORT: the kernel spreads clients over workers), its own client sessions and its
-// own backend connections. Nothing here is shared with another worker, so nothing locks.
+// own backend connections. Nothing here is shared with another worker, so nothing locks;
+// the one exception is the `unixsocket` listener, which every worker watches and accepts
+// from (UnixListener).
 //
 // The loop runs one libevent iteration (read callbacks parse requests and queue them on
 // backend connections; backend callbacks queue replies on clients), then flushes every
@@ -92,7 +94,10 @@ final class Worker {
     /// were slower; see docs/PERFORMANCE.md).
     static let maxDeferredRounds: UInt8 = 2
     private var listenEvents: [OpaquePointer] = []
+    /// This worker's own TCP listeners (closed by it); the shared Unix one is not among them.
     private var listenFDs: [Int32] = []
+    /// The shared `unixsocket` listener's descriptor, -1 without one: its clients are not TCP.
+    private var unixListenFD: Int32 = -1
     /// What the listeners are bound to, as host:port ([host]:port for IPv6).
     private(set) var listeningAddresses: [String] = []
     /// Activated by other threads: a new view to adopt; a shutdown request (see init).
@@ -199,7 +204,8 @@ final class Worker {
     /// Registers the listeners and timers, then runs the loop until `stop()`.
     func run() {
         let me = Unmanaged.passUnretained(self).toOpaque()
-        for fd in listenFDs {
+        unixListenFD = context.unixListener?.fd ?? -1
+        for fd in listenFDs + (unixListenFD >= 0 ? [unixListenFD] : []) {
             let ev = event_new(base, fd, Int16(EV_READ | EV_PERSIST), workerAcceptCallback, me)!
             event_add(ev, nil)
             listenEvents.append(ev)
@@ -269,7 +275,8 @@ final class Worker {
     }
 
     /// Closing the listening sockets refuses new connections (and resets those the kernel
-    /// had queued but this worker had not accepted yet).
+    /// had queued but this worker had not accepted yet). The Unix listener is shared: this
+    /// worker only stops watching it (Proxy removes its file and closes it).
     private func closeListeners() {
         for ev in listenEvents { event_free(ev) }
         for fd in listenFDs { close(fd) }
@@ -307,7 +314,9 @@ final class Worker {
                 }
                 return
             }
-            Socket.configureStream(fd, keepAliveSeconds: context.config.tcpKeepalive)
+            if listenFD != unixListenFD {
+                Socket.configureStream(fd, keepAliveSeconds: context.config.tcpKeepalive)
+            }
             stats.connectionsReceived.add(1)
             if !context.admitClient() {
                 stats.connectionsRejected.add(1)

@@ -175,11 +175,18 @@ class ConnectionClosed(Exception):
 
 
 class RawConnection:
-    """A plain TCP connection: write exact bytes, read exact bytes or whole RESP replies."""
+    """A plain TCP (or, given unix_path, Unix socket) connection: write exact bytes, read exact
+    bytes or whole RESP replies."""
 
-    def __init__(self, port: int, host: str = "127.0.0.1", timeout: float = IO_TIMEOUT):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    def __init__(self, port: int = 0, host: str = "127.0.0.1", timeout: float = IO_TIMEOUT,
+                 unix_path: str | None = None):
+        if unix_path is not None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(timeout)
+            self.sock.connect(unix_path)
+        else:
+            self.sock = socket.create_connection((host, port), timeout=timeout)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = bytearray()
         self.pos = 0
 

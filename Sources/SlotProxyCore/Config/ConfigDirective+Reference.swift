@@ -40,6 +40,7 @@ extension ConfigValueKind {
         case .bindAddresses: return "addresses, space-separated (`*`, `-` prefix: optional)"
         case .seedAddresses: return "host:port list, spaces or commas"
         case .users: return "name:password pairs, space-separated"
+        case .fileMode: return "octal permissions 0–777"
         case .clientOutputBufferLimits: return "`<class> <hard> <soft> <seconds>` groups (classes normal, pubsub; sizes with Redis units)"
         }
     }

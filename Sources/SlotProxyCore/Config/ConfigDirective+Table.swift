@@ -23,9 +23,24 @@ extension ConfigDirective {
         .integer("port", \.port, default: 7777, range: 1...65535, help: """
             The TCP port clients connect to, on every bind address.
             """),
+        .string("unixsocket", \.unixSocket, default: "", help: """
+            A Unix domain socket to accept client connections on as well, e.g.
+            /run/slotproxy/slotproxy.sock ("" = none). An application in the same pod or
+            host (sharing the directory) that connects through it skips the loopback TCP
+            stack on both sides, which on the benchmark machine was the largest part of
+            what a request through the proxy costs (docs/PERFORMANCE.md). A socket file
+            left at the path by a proxy that is gone is replaced; a path another process
+            still listens on, or that is not a socket, stops the start. The file is
+            removed on shutdown. Paths are limited to 107 bytes.
+            """),
+        .fileMode("unixsocketperm", \.unixSocketPerm, default: 0, help: """
+            The permissions of the unixsocket file, in octal as chmod takes them (700:
+            the proxy's user only; 770: its group too). 0 = as the umask leaves them.
+            """),
         .integer("tcp-backlog", \.tcpBacklog, default: 511, range: 0...Int(Int32.max), help: """
             The listen() backlog: connections the kernel queues before the proxy accepts
-            them. Linux silently caps it at /proc/sys/net/core/somaxconn.
+            them, on the TCP ports and the unixsocket. Linux silently caps it at
+            /proc/sys/net/core/somaxconn.
             """),
         .integer("timeout", \.timeout, default: 0, range: 0...Int(Int32.max), help: """
             Close a client connection after it has been idle for this many seconds

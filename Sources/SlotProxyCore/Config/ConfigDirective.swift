@@ -81,6 +81,16 @@ extension ConfigDirective {
             write: { config in ConfigValueReader.memoryValueText(config[keyPath: property]) })
     }
 
+    static func fileMode(_ name: String, _ property: WritableKeyPath<ProxyConfig, Int> & Sendable,
+                         default value: Int, help: String) -> ConfigDirective {
+        ConfigDirective(
+            name: name, kind: .fileMode, defaultValue: String(value, radix: 8), example: nil, help: help,
+            read: { (config: inout ProxyConfig, arguments: [String]) throws(InvalidConfigValue) in
+                config[keyPath: property] = try ConfigValueReader.fileMode(arguments[0])
+            },
+            write: { config in String(config[keyPath: property], radix: 8) })
+    }
+
     static func boolean(_ name: String, _ property: WritableKeyPath<ProxyConfig, Bool> & Sendable,
                         default value: Bool, help: String) -> ConfigDirective {
         ConfigDirective(

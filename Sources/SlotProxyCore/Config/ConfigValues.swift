@@ -2,6 +2,7 @@
 //   "7777" ─integer─▶ 7777        "512mb" ─memory─▶ 536870912     "yes" ─boolean─▶ true
 //   "notice" ─choice─▶ LogLevel   "127.0.0.1 -::1" ─bind─▶ [BindAddress]
 //   "a:7001,[::1]:7002" ─seeds─▶ [SeedAddress]   "alice:pw bob:pw2" ─users─▶ [ProxyUser]
+//   "770" ─fileMode─▶ 0o770
 // Each reader throws InvalidConfigValue with the words "must be ..." that end up in the
 // ConfigError, so every directive of a kind explains itself the same way.
 
@@ -25,6 +26,8 @@ public enum ConfigValueKind: Equatable, Sendable {
     case users
     /// `class hard soft seconds` groups for `client-output-buffer-limit`.
     case clientOutputBufferLimits
+    /// File permission bits in octal, 0–777 (`unixsocketperm`).
+    case fileMode
 }
 
 /// How much the proxy logs, with Redis's words; each level includes the ones after it.
@@ -123,6 +126,16 @@ enum ConfigValueReader {
         }
         guard range.contains(value) else {
             throw InvalidConfigValue(value: text, expected: "must be from \(memoryText(range.lowerBound)) to \(memoryText(range.upperBound))")
+        }
+        return value
+    }
+
+    /// Permission bits written in octal, as chmod takes them: `700`, `0770`; at most 777.
+    static func fileMode(_ text: String) throws(InvalidConfigValue) -> Int {
+        let digits = text.utf8
+        guard !digits.isEmpty, digits.count <= 4, digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "7") }),
+              let value = Int(text, radix: 8), value <= 0o777 else {
+            throw InvalidConfigValue(value: text, expected: "must be octal permissions from 0 to 777, e.g. 700")
         }
         return value
     }

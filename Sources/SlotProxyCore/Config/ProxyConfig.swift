@@ -11,7 +11,11 @@ public struct ProxyConfig: Equatable, Sendable {
     public var bind: [BindAddress] = []
     /// `port`: the client port.
     public var port: Int = 0
-    /// `tcp-backlog`: the listen() backlog.
+    /// `unixsocket`: a Unix domain socket path clients may connect to as well; "" = none.
+    public var unixSocket: String = ""
+    /// `unixsocketperm`: the socket file's permission bits; 0 = as the umask leaves them.
+    public var unixSocketPerm: Int = 0
+    /// `tcp-backlog`: the listen() backlog (also the Unix socket's).
     public var tcpBacklog: Int = 0
     /// `timeout`: idle client timeout in seconds; 0 = never.
     public var timeout: Int = 0

@@ -35,6 +35,21 @@ struct ConfigValuesTests {
         #expect(ConfigValueReader.decimal("-") == nil)
     }
 
+    @Test("file modes are octal permission bits up to 777", arguments: [("0", 0), ("700", 0o700), ("0770", 0o770), ("777", 0o777), ("644", 0o644)])
+    func fileModes(text: String, mode: Int) throws {
+        #expect(try ConfigValueReader.fileMode(text) == mode)
+    }
+
+    @Test("malformed file modes are refused with the rule", arguments: ["", "8", "778", "1777", "07777", "-700", "rwx", "0x1ff", " 700"])
+    func badFileModes(text: String) {
+        do {
+            _ = try ConfigValueReader.fileMode(text)
+            Issue.record("\(text) accepted")
+        } catch {
+            #expect(error.expected == "must be octal permissions from 0 to 777, e.g. 700")
+        }
+    }
+
     @Test("booleans are yes or no in any case")
     func booleans() throws {
         #expect(try ConfigValueReader.boolean("yes") == true)

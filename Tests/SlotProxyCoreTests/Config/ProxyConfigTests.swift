@@ -44,6 +44,8 @@ struct ProxyConfigTests {
         #expect(config.topologyRefreshMs == 10000)
         #expect(config.tcpKeepalive == 300)
         #expect(config.tcpBacklog == 511)
+        #expect(config.unixSocket == "")
+        #expect(config.unixSocketPerm == 0)
     }
 
     @Test("every directive writes back the value it read")
@@ -59,6 +61,11 @@ struct ProxyConfigTests {
         #expect(ConfigDirective.named("logfile")?.currentValue(in: config) == "\"\"")
         #expect(ConfigDirective.named("bind")?.currentValue(in: config) == "127.0.0.1 -::1")
         #expect(ConfigDirective.named("nope") == nil)
+        var socket = config
+        try socket.set("unixsocket", ["/run/slotproxy.sock"])
+        try socket.set("unixsocketperm", ["0770"])
+        #expect(socket.unixSocket == "/run/slotproxy.sock" && socket.unixSocketPerm == 0o770)
+        #expect(ConfigDirective.named("unixsocketperm")?.currentValue(in: socket) == "770")
     }
 
     @Test("directive names in the table are unique and lower case")
