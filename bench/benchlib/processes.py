@@ -47,11 +47,14 @@ def proc_rss_bytes(pid):
 class ProxyProcess:
     def __init__(self, binary, port, seeds, threads, workdir):
         self.binary, self.port, self.seeds, self.threads = binary, port, seeds, threads
+        # Its unixsocket, for the `unix` target (the workdir is short: sun_path holds 107 bytes).
+        self.unix_path = os.path.join(workdir, "proxy.sock")
         self.log_path = os.path.join(workdir, "proxy.log")
         self.proc = None
 
     def start(self):
-        argv = [self.binary, "--port", str(self.port), "--seeds", self.seeds, "--loglevel", "warning"]
+        argv = [self.binary, "--port", str(self.port), "--seeds", self.seeds, "--loglevel", "warning",
+                "--unixsocket", self.unix_path]
         if self.threads is not None:
             argv += ["--threads", str(self.threads)]
         log("starting proxy: " + " ".join(argv))
@@ -90,6 +93,9 @@ class ProxyProcess:
             raise BenchError(f"the process answering on {self.port} is not our proxy "
                              f"(INFO server process_id {pid if pid else '?'}, ours {self.proc.pid})")
         wait_cluster_ready(self.port, "proxy", self.proc)
+        unix_pid = re.search(rb"process_id:(\d+)", call(0, "INFO", "server", unix_path=self.unix_path) or b"")
+        if not unix_pid or int(unix_pid.group(1)) != self.proc.pid:
+            raise BenchError(f"the process answering on {self.unix_path} is not our proxy")
 
     def stop(self):
         if self.proc is None or self.proc.poll() is not None:

@@ -156,6 +156,11 @@ def report(results, targets, workloads):
                      f"idle CPU {mem['idle_cpu_percent']:.1f}% of a core")
         lines.append(line)
     m = results["machine"]
+    floor = m.get("loopback_floor") or {}
+    if "tcp_pair_us" in floor and "unix_pair_us" in floor:
+        lines.append(f"floor: a 64-byte write and the read that takes it, one thread, no wakeup "
+                     f"(bench/loopback_floor.c): loopback TCP {floor['tcp_pair_us']:.1f} us, Unix socket "
+                     f"{floor['unix_pair_us']:.1f} us; a proxy pays one such pair per client request at P=1")
     lines.append(f"machine: nproc {m['nproc']}, {m['cpu_model']}, kernel {m['kernel']}, "
                  f"load at start {m['loadavg_at_start'][0]:.2f}")
     lines.append(f"software: {m['redis_server']}; proxy commit {m['proxy_commit']}; "

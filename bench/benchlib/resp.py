@@ -8,8 +8,13 @@ from .common import BenchError
 class Resp:
     """A minimal blocking RESP2 client for setup, checks and the memory test."""
 
-    def __init__(self, port, timeout=5.0):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port, timeout=5.0, unix_path=None):
+        if unix_path is not None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(timeout)
+            self.sock.connect(unix_path)
+        else:
+            self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.buf = b""
 
     def close(self):
@@ -66,8 +71,8 @@ class RespError(str):
     pass
 
 
-def call(port, *args, timeout=5.0):
-    c = Resp(port, timeout)
+def call(port, *args, timeout=5.0, unix_path=None):
+    c = Resp(port, timeout, unix_path)
     try:
         return c.call(*args)
     finally:

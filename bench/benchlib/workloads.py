@@ -33,10 +33,16 @@ GROUPS = ["set", "get", "mset", "latency", "memory"]
 
 
 class Target:
-    """Something redis-benchmark is pointed at: direct cluster access or a proxy."""
+    """Something redis-benchmark is pointed at: direct cluster access or a proxy, over TCP or,
+    with unix_path, over a Unix socket. A target sharing another's process (the proxy's
+    unixsocket) has its CPU measured but not its memory (measured_memory False)."""
 
-    def __init__(self, name, port, cluster_mode, pid=None):
+    def __init__(self, name, port, cluster_mode, pid=None, unix_path=None, measures_memory=True):
         self.name, self.port, self.cluster_mode, self.pid = name, port, cluster_mode, pid
+        self.unix_path, self.measures_memory = unix_path, measures_memory
+
+    def connect(self, timeout=5.0):
+        return Resp(self.port, timeout, self.unix_path)
 
 
 def mset_args(cluster_mode):
@@ -49,7 +55,8 @@ def mset_args(cluster_mode):
 
 
 def benchmark_argv(target, kind, n, pipeline, clients):
-    argv = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(target.port)]
+    argv = ["redis-benchmark"] + (["-s", target.unix_path] if target.unix_path
+                                  else ["-h", "127.0.0.1", "-p", str(target.port)])
     if target.cluster_mode:
         argv.append("--cluster")
     argv += ["-c", str(clients), "-d", str(DATA_SIZE), "-r", str(KEYSPACE), "-n", str(n),
@@ -155,7 +162,7 @@ def preflight(target, direct_port):
     """Check that SET/GET/10-key MSET work through a proxy (and the values land in the cluster),
     so a proxy answering errors quickly is not mistaken for a fast one."""
     problems = []
-    c = Resp(target.port)
+    c = target.connect()
     try:
         r = c.call("SET", "bench:pf:a", "1")
         if r != "OK":
@@ -206,7 +213,7 @@ def _connection_round(target):
     conns = []
     try:
         for _ in range(MEMORY_CONNECTIONS):
-            c = Resp(target.port, timeout=10)
+            c = target.connect(timeout=10)
             conns.append(c)
             r = c.call("PING")
             if r != "PONG":
