@@ -28,9 +28,9 @@ final class ClientRecord: @unchecked Sendable {
     let fd: Int32
     /// The client's `ip:port`.
     let address: String
-    /// The proxy's address the client connected to, host alone ("" for the unixsocket) and
+    /// The proxy's address the client connected to, host alone (nil for the unixsocket) and
     /// as `ip:port`.
-    let localHost: String
+    let localHost: String?
     let localAddress: String
     let workerIndex: Int
     let connectedAt: Double
@@ -49,7 +49,7 @@ final class ClientRecord: @unchecked Sendable {
         if local.isUnix {
             // As Redis shows a unixsocket client: addr=/path:0 laddr=/path:0 (its peer has no name).
             self.address = "\(local.host):0"
-            self.localHost = ""
+            self.localHost = nil
             self.localAddress = self.address
         } else {
             let peer = socketEndpoint(fd, peer: true)

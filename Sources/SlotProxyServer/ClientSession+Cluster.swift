@@ -16,8 +16,7 @@ extension ClientSession {
         let config = worker.context.config
         let seed = config.bind.map(\.description).joined(separator: " ") + " \(config.port)"
         return SingleNodeCluster(nodeID: SingleNodeCluster.nodeID(seed: seed),
-                                 host: record.flatMap { $0.localHost.isEmpty ? nil : $0.localHost }
-                                     ?? config.bind.first?.host ?? "127.0.0.1",
+                                 host: record?.localHost ?? config.bind.first?.host ?? "127.0.0.1",
                                  port: config.port, routableSlots: worker.slotMap.assignedSlotCount)
     }
 

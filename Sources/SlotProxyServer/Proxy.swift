@@ -157,8 +157,7 @@ public final class Proxy {
         for worker in context.workers { worker.stop() }  // only those past the drain deadline still run
         let workersStopped = finished.wait(timeout: 5)
         let topologyStopped = context.topology?.join(timeout: 5) ?? true
-        context.unixListener?.removeFile()
-        if workersStopped { context.unixListener?.close() }
+        if workersStopped { context.unixListener?.close() }  // its file went when the shutdown began
         if workersStopped && topologyStopped {
             // Nothing runs any more: break the context <-> worker and context <-> topology
             // manager cycles, so everything is freed (LeakSanitizer checks at exit).

@@ -162,14 +162,17 @@ final class UnixListener: Sendable {
             Glibc.close(fd)
             throw SocketError("cannot bind unixsocket \(path): \(e)")
         }
-        var info = stat()
-        if (permissions != 0 && chmod(path, mode_t(permissions)) != 0) || Glibc.listen(fd, backlog) != 0
-            || stat(path, &info) != 0 {
+        // After the bind a failure also removes the file the bind made.
+        func failure(_ what: String) -> SocketError {
             let e = String(cString: strerror(errno))
             Glibc.close(fd)
             unlink(path)
-            throw SocketError("cannot listen on unixsocket \(path): \(e)")
+            return SocketError("\(what) unixsocket \(path): \(e)")
         }
+        if permissions != 0 && chmod(path, mode_t(permissions)) != 0 { throw failure("cannot chmod") }
+        guard Glibc.listen(fd, backlog) == 0 else { throw failure("cannot listen on") }
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw failure("cannot stat") }
         Socket.configureNonBlocking(fd)
         self.path = path
         self.fd = fd

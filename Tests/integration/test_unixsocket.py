@@ -2,8 +2,9 @@
 
   serves          redis-cli -s, redis-py over a Unix socket (RESP2 and HELLO 3), raw RESP: single
                   keys, a multi-slot MSET/MGET, values found in the cluster afterwards; CLIENT LIST
-                  shows addr=<path>:0 as Redis does; the file has unixsocketperm's mode; the
-                  process answering is this test's proxy (INFO server process_id).
+                  shows addr=<path>:0 as Redis does; CLUSTER SLOTS names the proxy's TCP address;
+                  the file has unixsocketperm's mode; the process answering is this test's proxy
+                  (INFO server process_id).
   alongside TCP   TCP and Unix clients of one proxy (two workers) see each other's writes and
                   appear in one CLIENT LIST; 40 Unix clients at once over two workers are served.
   bad input       a protocol error on the Unix socket closes that client with -ERR Protocol error;
@@ -55,6 +56,9 @@ def test_clients_over_the_unix_socket(start_proxy, socket_dir, cluster, run_id):
         assert conn.command("PING") == b"PONG"
         clients = conn.command("CLIENT", "LIST").decode()
         assert f"addr={path}:0 laddr={path}:0 " in clients
+        # A cluster-aware client is pointed at the proxy's TCP address (a socket has no host).
+        [slots] = conn.command("CLUSTER", "SLOTS")
+        assert slots[:2] == [0, 16383] and slots[2][:2] == [b"127.0.0.1", p.port], slots
 
     key = f"{run_id}:us:cli"
     out = subprocess.run(["redis-cli", "-s", str(path), "SET", key, "from-cli"],
@@ -142,7 +146,7 @@ def test_stale_socket_file_is_replaced(start_proxy, socket_dir):
         assert conn.command("PING") == b"PONG"
 
 
-def refused_start(cluster, run_dir, socket_arg: str) -> str:
+def refused_start(cluster, socket_arg: str) -> str:
     """Runs the proxy expecting it to refuse to start; returns what it said."""
     argv = [str(proxy_binary()), "--port", str(free_port()), "--bind", "127.0.0.1", "--seeds", cluster.seeds,
             "--unixsocket", socket_arg]
@@ -151,13 +155,13 @@ def refused_start(cluster, run_dir, socket_arg: str) -> str:
     return out.stdout + out.stderr
 
 
-def test_path_in_use_is_refused(cluster, run_dir, socket_dir):
+def test_path_in_use_is_refused(cluster, socket_dir):
     path = socket_dir / "proxy.sock"
     other = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     other.bind(str(path))
     other.listen(1)
     try:
-        said = refused_start(cluster, run_dir, str(path))
+        said = refused_start(cluster, str(path))
         assert f"unixsocket {path} is in use" in said, said
         # The other process's socket still works.
         c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -167,15 +171,15 @@ def test_path_in_use_is_refused(cluster, run_dir, socket_dir):
         other.close()
 
 
-def test_other_files_and_long_paths_are_refused(cluster, run_dir, socket_dir):
+def test_other_files_and_long_paths_are_refused(cluster, socket_dir):
     path = socket_dir / "not-a-socket"
     path.write_text("keep me\n")
-    said = refused_start(cluster, run_dir, str(path))
+    said = refused_start(cluster, str(path))
     assert f"unixsocket {path} exists and is not a socket" in said, said
     assert path.read_text() == "keep me\n"
 
     long_path = str(socket_dir / ("x" * 120))
-    said = refused_start(cluster, run_dir, long_path)
+    said = refused_start(cluster, long_path)
     assert "unixsocket path is too long" in said and "at most 107" in said, said
     assert not os.path.exists(long_path)
 

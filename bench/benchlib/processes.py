@@ -29,9 +29,10 @@ def proc_cpu_seconds(pid):
     return None if t is None else t[0] + t[1]
 
 
-def server_pid(port):
-    """The process_id a Redis-speaking server on 127.0.0.1:PORT reports in INFO server, or None."""
-    info = call(port, "INFO", "server")
+def server_pid(port, unix_path=None):
+    """The process_id a Redis-speaking server on 127.0.0.1:PORT (or on the Unix socket
+    unix_path) reports in INFO server, or None."""
+    info = call(port, "INFO", "server", unix_path=unix_path)
     m = re.search(rb"process_id:(\d+)", info if isinstance(info, bytes) else b"")
     return int(m.group(1)) if m else None
 
@@ -93,9 +94,10 @@ class ProxyProcess:
             raise BenchError(f"the process answering on {self.port} is not our proxy "
                              f"(INFO server process_id {pid if pid else '?'}, ours {self.proc.pid})")
         wait_cluster_ready(self.port, "proxy", self.proc)
-        unix_pid = re.search(rb"process_id:(\d+)", call(0, "INFO", "server", unix_path=self.unix_path) or b"")
-        if not unix_pid or int(unix_pid.group(1)) != self.proc.pid:
-            raise BenchError(f"the process answering on {self.unix_path} is not our proxy")
+        pid = server_pid(None, self.unix_path)
+        if pid != self.proc.pid:
+            raise BenchError(f"the process answering on {self.unix_path} is not our proxy "
+                             f"(INFO server process_id {pid if pid else '?'}, ours {self.proc.pid})")
 
     def stop(self):
         if self.proc is None or self.proc.poll() is not None:

@@ -34,12 +34,11 @@ GROUPS = ["set", "get", "mset", "latency", "memory"]
 
 class Target:
     """Something redis-benchmark is pointed at: direct cluster access or a proxy, over TCP or,
-    with unix_path, over a Unix socket. A target sharing another's process (the proxy's
-    unixsocket) has its CPU measured but not its memory (measured_memory False)."""
+    with unix_path, over a Unix socket."""
 
-    def __init__(self, name, port, cluster_mode, pid=None, unix_path=None, measures_memory=True):
+    def __init__(self, name, port, cluster_mode, pid=None, unix_path=None):
         self.name, self.port, self.cluster_mode, self.pid = name, port, cluster_mode, pid
-        self.unix_path, self.measures_memory = unix_path, measures_memory
+        self.unix_path = unix_path
 
     def connect(self, timeout=5.0):
         return Resp(self.port, timeout, self.unix_path)
