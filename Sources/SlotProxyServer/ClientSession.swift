@@ -116,10 +116,10 @@ final class ClientSession {
         event_add(readEvent, nil)
     }
 
-    /// Idle for the `timeout` directive: nothing read or written since `tick`, no reply owed,
-    /// and neither blocked nor subscribed (Redis exempts those too).
+    /// Idle for the `timeout` directive: nothing read or written during `tick` or after it, no
+    /// reply owed, and neither blocked nor subscribed (Redis exempts those too).
     func isIdle(since tick: Int) -> Bool {
-        lastActiveTick <= tick && replies.isEmpty && output.isEmpty && !subscribed && blockingLinks.isEmpty
+        lastActiveTick < tick && replies.isEmpty && output.isEmpty && !subscribed && blockingLinks.isEmpty
             && !awaitingBlocked
     }
 

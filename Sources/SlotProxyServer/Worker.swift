@@ -407,6 +407,8 @@ final class Worker {
         guard maintenanceTicks % 10 == 0 else { return }
         tick += 1
         if idleTimeout > 0 {
+            // Nothing during the last `timeout` whole ticks: idle for at least `timeout` seconds
+            // (and less than one more), as Redis closes a client idle for more than `timeout`.
             for client in Array(clients.values) where client.isIdle(since: tick - idleTimeout) {
                 logger.info("closing idle client", metadata: ["id": "\(client.id)", "timeout": "\(idleTimeout)"])
                 client.close()

@@ -325,6 +325,16 @@ def test_idle_timeout_spares_blocked_and_subscribed(endpoint, run_id):
         good.check()
 
 
+def test_idle_timeout_spares_a_client_active_within_it(endpoint):
+    """A client sending a command every 300 ms is never idle for `timeout 1` (it was closed at the
+    next whole second, as if the timeout counted from the start of the second it last spoke in)."""
+    ep = endpoint("--timeout", "1")
+    with RawConnection(ep.port) as conn:
+        for _ in range(12):
+            assert conn.command("PING") == b"PONG"
+            time.sleep(0.3)
+
+
 # MARK: - backend-max-inflight
 
 
