@@ -339,6 +339,7 @@ final class BackendConnection {
 
     fileprivate func onReadable() {
         worker.stampClock()
+        worker.nodeRepliesArrived = true
         if input.isEmpty {
             let n = read(fd, worker.scratch, worker.scratchSize)
             guard n > 0 else { return readFailed(n) }

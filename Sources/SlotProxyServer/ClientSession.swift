@@ -30,8 +30,9 @@ final class ClientSession {
     private var output = ByteBuffer()
     var replies = ReplyQueue()
     private var isDirty = false
-    /// Loop iterations this client's write has waited for more replies (`Worker.flushClients`).
-    var deferredRounds: UInt8 = 0
+    /// When (Worker.clock) this client's write began to wait for more replies, 0 when it
+    /// does not wait (`Worker.flushClients`).
+    var deferredSince: UInt64 = 0
     private(set) var closed = false
     /// Set by QUIT and protocol errors: close once every owed reply is written.
     private var closeAfterReplies = false
@@ -366,7 +367,7 @@ final class ClientSession {
 
     func flush() {
         isDirty = false
-        deferredRounds = 0
+        deferredSince = 0
         guard !closed else { return }
         while !output.isEmpty {
             let n = write(fd, output.readPointer, output.readableCount)

@@ -88,11 +88,15 @@ final class Worker {
     private var dirtyBackends: [BackendConnection] = []
     /// Clients whose ready replies wait a loop iteration for more of theirs (`flushClients`).
     private var deferredClients: [ClientSession] = []
-    /// A client's ready replies wait for the rest only while they are fewer bytes than this…
+    /// A client's ready replies wait for the rest only while they are fewer bytes than this,
+    /// while node replies keep arriving, and for at most `maxDeferNanos` (see docs/PERFORMANCE.md).
     static let deferWriteBelowBytes = 64 * 1024
-    /// … and for at most this many iterations (2 measured best at -c 50 -P 16 GET: 1 and 16
-    /// were slower; see docs/PERFORMANCE.md).
-    static let maxDeferredRounds: UInt8 = 2
+    static let maxDeferNanos: UInt64 = 1_000_000
+    /// Set by every node connection's read: a loop iteration that brought no node reply ends
+    /// every wait, since the replies waited for could only have come that way.
+    var nodeRepliesArrived = false
+    /// Bounds the loop's sleep while some clients' writes wait (one-shot, `maxDeferNanos`).
+    private var deferTimer: OpaquePointer?
     private var listenEvents: [OpaquePointer] = []
     /// This worker's own TCP listeners (closed by it); the shared Unix one is not among them.
     private var listenFDs: [Int32] = []
@@ -213,10 +217,18 @@ final class Worker {
         tickEvent = event_new(base, -1, Int16(EV_PERSIST), workerTickCallback, me)
         var tenth = timeval(tv_sec: 0, tv_usec: 100_000)
         event_add(tickEvent, &tenth)
+        deferTimer = event_new(base, -1, 0, workerDeferTimerCallback, nil)
+        var deferLimit = timeval(tv_sec: 0, tv_usec: Int(Worker.maxDeferNanos / 1000))
         while running.load(ordering: .acquiring) {
-            // Clients whose write waits for this round must not wait for an idle socket:
-            // with some deferred, the loop only polls.
-            event_base_loop(base, deferredClients.isEmpty ? EVLOOP_ONCE : EVLOOP_ONCE | EVLOOP_NONBLOCK)
+            if deferredClients.isEmpty {
+                event_base_loop(base, EVLOOP_ONCE)
+            } else {
+                // Some clients' writes wait for replies in flight: sleep until they (or
+                // anything else) come, but no longer than a deferred write may wait.
+                event_add(deferTimer, &deferLimit)
+                event_base_loop(base, EVLOOP_ONCE)
+                event_del(deferTimer)
+            }
             now = MonotonicClock.coarseSeconds()
             flush()
             if draining { drainStep() }
@@ -229,6 +241,7 @@ final class Worker {
         backends.closeAll()
         for links in idleBlocking.values { for link in links { link.close() } }
         if let e = tickEvent { event_free(e) }
+        if let e = deferTimer { event_free(e) }
         context.sessions.workerStopped(index)
     }
 
@@ -461,15 +474,16 @@ final class Worker {
             }
             flushClients()
         } while !pendingResumes.isEmpty
+        nodeRepliesArrived = false
     }
 
     /// Writes the replies clients got this iteration. A pipelining client whose requests went
     /// to several primaries would otherwise get one write per primary's reply batch (and
-    /// wake up for each): while more of its replies are in flight, its ready ones wait up to
-    /// `maxDeferredRounds` iterations, so that they mostly leave in one write, the way Redis
-    /// answers one read's requests together. Meanwhile the loop only polls (`run`), so a
-    /// deferred write never waits for an idle socket, and a reply that takes long (a blocked
-    /// command) holds nothing up for more than those iterations.
+    /// wake up for each): while more of its replies are in flight, its ready ones wait, so
+    /// that they mostly leave in one write, the way Redis answers one read's requests
+    /// together. They wait only while node replies keep arriving and for at most
+    /// `maxDeferNanos`; meanwhile the loop sleeps no longer than that (`run`), so a reply that
+    /// takes long (a blocked command) holds the ready ones up for at most 1 ms.
     private func flushClients() {
         // By index: a for-in over the array would keep its buffer and make the first store a copy.
         var kept = 0
@@ -491,11 +505,16 @@ final class Worker {
     /// and returns true.
     @inline(__always)
     private func writeOrWait(_ client: ClientSession) -> Bool {
-        guard client.deferredRounds < Worker.maxDeferredRounds && client.canDeferWrite else {
+        guard nodeRepliesArrived && client.canDeferWrite else {
             client.flush()
             return false
         }
-        client.deferredRounds += 1
+        if client.deferredSince == 0 {
+            client.deferredSince = clock
+        } else if clock &- client.deferredSince >= Worker.maxDeferNanos {
+            client.flush()
+            return false
+        }
         return true
     }
 
@@ -770,6 +789,9 @@ private let workerWakeCallback: event_callback_fn = { _, _, ctx in
 private let workerShutdownCallback: event_callback_fn = { _, _, ctx in
     Unmanaged<Worker>.fromOpaque(ctx!).takeUnretainedValue().onShutdownRequest()
 }
+
+/// Only ends the loop's sleep (`Worker.run`): the deferred writes are then flushed.
+private let workerDeferTimerCallback: event_callback_fn = { _, _, _ in }
 
 private let workerTickCallback: event_callback_fn = { _, _, ctx in
     Unmanaged<Worker>.fromOpaque(ctx!).takeUnretainedValue().onTick()
