@@ -334,17 +334,19 @@ final class ClientSession {
     }
 
     private func logSlow(_ micros: Int, request: UnsafeRawBufferPointer?, sequence: UInt64) {
-        let arguments: [[UInt8]]
-        if let request {
-            arguments = SlowLog.truncatedArguments(frame: request)
-        } else if let args = dispatchArguments {
-            arguments = SlowLog.truncatedArguments(args)
-        } else if let merge = replies.merge(for: sequence), merge.hasSlowlogFrame {
-            arguments = merge.slowlogFrame.withUnsafeBytes { SlowLog.truncatedArguments(frame: $0) }
-        } else {
-            arguments = []
+        let dispatched = dispatchArguments
+        let merge = request == nil && dispatched == nil ? replies.merge(for: sequence) : nil
+        worker.logSlow(micros: micros, client: self) { out, writer in
+            if let request {
+                writer.append(frame: request, to: &out)
+            } else if let dispatched {
+                writer.append(dispatched, to: &out)
+            } else if let merge, merge.hasSlowlogFrame {
+                merge.slowlogFrame.withUnsafeBytes { writer.append(frame: $0, to: &out) }
+            } else {
+                RESPEncoding.appendHeader(UInt8(ascii: "*"), 0, to: &out)
+            }
         }
-        worker.logSlow(micros: micros, arguments: arguments, client: self)
     }
 
     @inline(__always)

@@ -84,11 +84,17 @@ extension Worker {
     }
 
     /// Adds a slow command to this worker's slow log.
-    func logSlow(micros: Int, arguments: [[UInt8]], client: ClientSession) {
+    /// Logs a slow request: `writeArguments` appends its arguments with the worker's writer
+    /// to a buffer the slow log gave back.
+    func logSlow(micros: Int, client: ClientSession, writeArguments: (inout [UInt8], SlowLogWriter) -> Void) {
+        var arguments: [UInt8] = []
+        swap(&arguments, &slowlogBuffer)
+        arguments.removeAll(keepingCapacity: true)
+        writeArguments(&arguments, slowlogWriter)
         let entry = SlowLogEntry(id: SlowlogIDs.shared.next(), timestamp: Int64(time(nil)), durationMicros: Int64(micros),
-                                 arguments: arguments, clientAddress: client.record?.address ?? "",
+                                 argumentsRESP: arguments, clientAddress: client.record?.address ?? "",
                                  clientName: client.name ?? "")
-        stats.slowlog.withLock { $0.add(entry) }
+        slowlogBuffer = stats.slowlog.withLock { $0.add(entry) }
     }
 
     // MARK: - Backend connections

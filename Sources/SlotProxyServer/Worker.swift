@@ -97,6 +97,10 @@ final class Worker {
     var nodeRepliesArrived = false
     /// Bounds the loop's sleep while some clients' writes wait (one-shot, `maxDeferNanos`).
     private var deferTimer: OpaquePointer?
+    /// The next slow log entry's arguments buffer (handed back by the ring), and what writes
+    /// the arguments into it (Worker+Metrics `logSlow`).
+    var slowlogBuffer: [UInt8] = []
+    let slowlogWriter = SlowLogWriter()
     private var listenEvents: [OpaquePointer] = []
     /// This worker's own TCP listeners (closed by it); the shared Unix one is not among them.
     private var listenFDs: [Int32] = []

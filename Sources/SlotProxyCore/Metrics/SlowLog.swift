@@ -4,6 +4,10 @@
 // id, newest first. Entries have Redis's shape: id, unix time, duration in microseconds,
 // arguments (at most 32, each at most 128 bytes, with Redis's "... (N more …)" notes),
 // client address, client name.
+//
+// Under overload every request can be slow, so logging one must be cheap: the arguments are
+// written straight from the request's bytes into one RESP buffer (what SLOWLOG GET sends), and
+// a full ring hands the buffer of the entry it drops back to the worker for its next entry.
 
 /// One slow request.
 public struct SlowLogEntry: Sendable, Equatable {
@@ -11,19 +15,34 @@ public struct SlowLogEntry: Sendable, Equatable {
     /// Unix time in seconds when it was logged.
     public var timestamp: Int64
     public var durationMicros: Int64
-    public var arguments: [[UInt8]]
+    /// The logged arguments as SLOWLOG GET shows them, already in RESP: `*N` and N bulk
+    /// strings. One buffer, so that logging reuses the one of the entry it replaces.
+    public var argumentsRESP: [UInt8]
     public var clientAddress: String
     public var clientName: String
 
-    public init(id: Int64, timestamp: Int64, durationMicros: Int64, arguments: [[UInt8]], clientAddress: String,
+    public init(id: Int64, timestamp: Int64, durationMicros: Int64, argumentsRESP: [UInt8], clientAddress: String,
                 clientName: String) {
         self.id = id
         self.timestamp = timestamp
         self.durationMicros = durationMicros
-        self.arguments = arguments
+        self.argumentsRESP = argumentsRESP
         self.clientAddress = clientAddress
         self.clientName = clientName
     }
+
+    /// An entry with these arguments (already truncated as Redis logs them).
+    public init(id: Int64, timestamp: Int64, durationMicros: Int64, arguments: [[UInt8]], clientAddress: String,
+                clientName: String) {
+        var resp: [UInt8] = []
+        RESPEncoding.appendHeader(UInt8(ascii: "*"), arguments.count, to: &resp)
+        for a in arguments { a.withUnsafeBytes { SlowLog.appendBulk($0, to: &resp) } }
+        self.init(id: id, timestamp: timestamp, durationMicros: durationMicros, argumentsRESP: resp,
+                  clientAddress: clientAddress, clientName: clientName)
+    }
+
+    /// The arguments one by one (decoded from `argumentsRESP`).
+    public var arguments: [[UInt8]] { SlowLog.decodeArguments(argumentsRESP) }
 }
 
 /// A ring of the newest `capacity` entries.
@@ -42,14 +61,22 @@ public struct SlowLog: Sendable {
 
     public var count: Int { ring.count }
 
-    public mutating func add(_ entry: SlowLogEntry) {
-        guard capacity > 0 else { return }
+    /// Adds an entry, in place of the oldest once the ring is full. Returns the replaced
+    /// entry's arguments buffer (empty until the ring is full), for the caller to fill for its
+    /// next entry: under overload every request can be slow, and logging then allocates nothing.
+    @discardableResult
+    public mutating func add(_ entry: SlowLogEntry) -> [UInt8] {
+        guard capacity > 0 else { return entry.argumentsRESP }
         if ring.count < capacity {
             ring.append(entry)
-        } else {
-            ring[next] = entry
+            next = (next + 1) % capacity
+            return []
         }
+        var replaced: [UInt8] = []
+        swap(&replaced, &ring[next].argumentsRESP)
+        ring[next] = entry
         next = (next + 1) % capacity
+        return replaced
     }
 
     /// The entries, newest first.
@@ -70,43 +97,38 @@ public struct SlowLog: Sendable {
 
     // MARK: - Arguments
 
-    /// A request's arguments as Redis logs them: at most 32 (the last one then says how many
-    /// more there were), each at most 128 bytes (then "... (N more bytes)").
-    public static func truncatedArguments(_ args: RequestArguments) -> [[UInt8]] {
-        let argc = args.count
-        let kept = min(argc, maxArguments)
-        var out: [[UInt8]] = []
-        out.reserveCapacity(kept)
-        for j in 0..<kept {
-            if kept != argc && j == kept - 1 {
-                out.append(Array("... (\(argc - kept + 1) more arguments)".utf8))
-                break
-            }
-            let a = args[j]
-            if a.count > maxArgumentBytes {
-                out.append(Array(a[0..<maxArgumentBytes]) + Array("... (\(a.count - maxArgumentBytes) more bytes)".utf8))
-            } else {
-                out.append(Array(a))
-            }
-        }
-        return out
+    /// Appends `$<len>\r\n<bytes>\r\n`.
+    @inline(__always)
+    static func appendBulk(_ bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        RESPEncoding.appendHeader(UInt8(ascii: "$"), bytes.count, to: &out)
+        out.append(contentsOf: bytes)
+        out.append(13)
+        out.append(10)
     }
 
-    /// The truncated arguments of the first request in `frame` (a multibulk or inline
-    /// request, as a client sent it); empty when it is not one.
-    public static func truncatedArguments(frame: UnsafeRawBufferPointer) -> [[UInt8]] {
-        let bytes = Array(frame)
-        let parser = RequestParser()
-        return bytes.withUnsafeBufferPointer { buffer -> [[UInt8]] in
-            guard let base = buffer.baseAddress,
-                  case .frame(_, let inline) = parser.parse(base, count: buffer.count) else { return [] }
-            if inline {
-                return parser.inlineFrame.withUnsafeBufferPointer { f in
-                    truncatedArguments(parser.arguments(base: f.baseAddress!))
-                }
+    /// The arguments of an `argumentsRESP` (what `appendArguments` wrote), one by one.
+    public static func decodeArguments(_ resp: [UInt8]) -> [[UInt8]] {
+        var at = 0
+        func number() -> Int? {
+            guard at < resp.count, resp[at] == UInt8(ascii: "*") || resp[at] == UInt8(ascii: "$") else { return nil }
+            at += 1
+            var n = 0
+            while at < resp.count, resp[at] != 13 {
+                guard resp[at] >= UInt8(ascii: "0") && resp[at] <= UInt8(ascii: "9") else { return nil }
+                n = n * 10 + Int(resp[at] - UInt8(ascii: "0"))
+                at += 1
             }
-            return truncatedArguments(parser.arguments(base: base))
+            at += 2
+            return n
         }
+        guard let count = number() else { return [] }
+        var out: [[UInt8]] = []
+        for _ in 0..<count {
+            guard let length = number(), at + length + 2 <= resp.count else { break }
+            out.append(Array(resp[at..<(at + length)]))
+            at += length + 2
+        }
+        return out
     }
 
     // MARK: - Replies
@@ -120,11 +142,92 @@ public struct SlowLog: Sendable {
             out += RESPReply.integer(Int(e.id))
             out += RESPReply.integer(Int(e.timestamp))
             out += RESPReply.integer(Int(e.durationMicros))
-            out += RESPReply.arrayHeader(e.arguments.count)
-            for a in e.arguments { out += RESPReply.bulk(a) }
+            out += e.argumentsRESP
             out += RESPReply.bulk(e.clientAddress)
             out += RESPReply.bulk(e.clientName)
         }
         return out
     }
 }
+
+/// Writes a request's arguments as the slow log keeps them (`SlowLogEntry.argumentsRESP`): at
+/// most 32 (the last one then says how many more there were), each at most 128 bytes (then
+/// "... (N more bytes)"), as Redis logs them. Pointer stores into its own scratch memory, then
+/// one copy into the entry's buffer. One per worker (it owns a parser and that memory).
+public final class SlowLogWriter {
+    /// The most one request's logged arguments take: the array header, then 32 bulk strings of
+    /// at most 128 bytes plus a note, each with its header and CRLF.
+    static let capacity = RESPEncoding.maxHeaderLength
+        + SlowLog.maxArguments * (RESPEncoding.maxHeaderLength + SlowLog.maxArgumentBytes + 64)
+    private let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: SlowLogWriter.capacity)
+    private let parser = RequestParser()
+
+    public init() {}
+
+    deinit { scratch.deallocate() }
+
+    /// Appends the arguments of a request being dispatched.
+    public func append(_ args: RequestArguments, to out: inout [UInt8]) {
+        let argc = args.count
+        let kept = min(argc, SlowLog.maxArguments)
+        var at = RESPEncoding.writeHeader(UInt8(ascii: "*"), kept, at: scratch)
+        for j in 0..<kept {
+            if kept != argc && j == kept - 1 {
+                at = writeNote(kept: UnsafeRawBufferPointer(start: nil, count: 0), more: argc - kept + 1, "arguments", at: at)
+                break
+            }
+            let a = args[j]
+            if a.count > SlowLog.maxArgumentBytes {
+                at = writeNote(kept: UnsafeRawBufferPointer(rebasing: a[0..<SlowLog.maxArgumentBytes]),
+                               more: a.count - SlowLog.maxArgumentBytes, "bytes", at: at)
+            } else {
+                at = RESPEncoding.writeBulk(a, at: at)
+            }
+        }
+        out.append(contentsOf: UnsafeBufferPointer(start: scratch, count: at - scratch))
+    }
+
+    /// Appends the arguments of the first request in `frame` (a multibulk or inline request, as
+    /// a client sent it): `*0` when it is not one.
+    public func append(frame: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        defer { parser.reset() }
+        guard let base = frame.baseAddress?.assumingMemoryBound(to: UInt8.self),
+              case .frame(_, let inline) = parser.parse(base, count: frame.count) else {
+            RESPEncoding.appendHeader(UInt8(ascii: "*"), 0, to: &out)
+            return
+        }
+        if inline {
+            parser.inlineFrame.withUnsafeBufferPointer { f in append(parser.arguments(base: f.baseAddress!), to: &out) }
+        } else {
+            append(parser.arguments(base: base), to: &out)
+        }
+    }
+
+    /// Writes the bulk string `<kept>... (<more> more <what>)` at `at`.
+    private func writeNote(kept: UnsafeRawBufferPointer, more: Int, _ what: StaticString,
+                           at: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+        // The text first, 24 bytes on (room for the longest header), then the header before it.
+        let text = at + RESPEncoding.maxHeaderLength
+        var end = text
+        func put(_ bytes: UnsafeRawBufferPointer) {
+            if let source = bytes.baseAddress, bytes.count > 0 {
+                UnsafeMutableRawPointer(end).copyMemory(from: source, byteCount: bytes.count)
+                end += bytes.count
+            }
+        }
+        func put(_ s: StaticString) { put(UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount)) }
+        put(kept)
+        put("... (")
+        end = RESPEncoding.writeDecimal(UInt(more), at: end)
+        put(" more ")
+        put(what)
+        put(")")
+        let length = end - text
+        let afterHeader = RESPEncoding.writeHeader(UInt8(ascii: "$"), length, at: at)
+        (afterHeader).update(from: text, count: length)
+        afterHeader[length] = 13
+        afterHeader[length + 1] = 10
+        return afterHeader + length + 2
+    }
+}
+

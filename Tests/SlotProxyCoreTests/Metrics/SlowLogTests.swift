@@ -29,26 +29,64 @@ struct SlowLogTests {
         #expect(SlowLog.merge([[], []], count: 10).isEmpty)
     }
 
+    /// What the slow log keeps of a request's arguments, decoded.
+    static func logged(_ args: RequestArguments) -> [[UInt8]] {
+        var out: [UInt8] = []
+        SlowLogWriter().append(args, to: &out)
+        return SlowLog.decodeArguments(out)
+    }
+
+    static func logged(frame: [UInt8], writer: SlowLogWriter = SlowLogWriter()) -> [[UInt8]] {
+        var out: [UInt8] = []
+        frame.withUnsafeBytes { writer.append(frame: $0, to: &out) }
+        return SlowLog.decodeArguments(out)
+    }
+
     @Test("arguments are truncated as Redis does: 32 arguments, 128 bytes each")
     func truncation() {
         let many = ["DEL"] + (1...39).map { "k\($0)" }
-        let args = OwnedRequest(many).withArguments { SlowLog.truncatedArguments($0) }
+        let args = OwnedRequest(many).withArguments { Self.logged($0) }
         #expect(args.count == 32)
         #expect(args[31] == Array("... (9 more arguments)".utf8))
         #expect(args[30] == Array("k30".utf8))
-        let long = OwnedRequest(["SET", "k", String(repeating: "x", count: 200)]).withArguments { SlowLog.truncatedArguments($0) }
+        let long = OwnedRequest(["SET", "k", String(repeating: "x", count: 200)]).withArguments { Self.logged($0) }
         #expect(long[2] == Array(String(repeating: "x", count: 128).utf8) + Array("... (72 more bytes)".utf8))
-        let exact = OwnedRequest(["SET", "k", String(repeating: "x", count: 128)]).withArguments { SlowLog.truncatedArguments($0) }
+        let exact = OwnedRequest(["SET", "k", String(repeating: "x", count: 128)]).withArguments { Self.logged($0) }
         #expect(exact[2].count == 128)
+        // The most a request can take: 40 arguments of 100,000 bytes.
+        let huge = OwnedRequest(["SET"] + (1...39).map { String(repeating: "\($0 % 10)", count: 100_000) })
+            .withArguments { Self.logged($0) }
+        #expect(huge.count == 32)
+        #expect(huge[5] == Array(String(repeating: "5", count: 128).utf8) + Array("... (99872 more bytes)".utf8))
+        #expect(huge[31] == Array("... (9 more arguments)".utf8))
+        let binary: [UInt8] = [0, 13, 10, 36, 42, 255]
+        var frame = Array("*2\r\n$3\r\nGET\r\n$6\r\n".utf8)
+        frame += binary + Array("\r\n".utf8)
+        #expect(Self.logged(frame: frame) == [Array("GET".utf8), binary])
     }
 
-    @Test("a request frame (multibulk or inline) gives its arguments")
+    @Test("a request frame (multibulk or inline) gives its arguments; one writer serves many")
     func frames() {
+        let writer = SlowLogWriter()
         let multibulk = RESPValueEncoder.command(["GET", "key"])
-        #expect(multibulk.withUnsafeBytes { SlowLog.truncatedArguments(frame: $0) } == [Array("GET".utf8), Array("key".utf8)])
+        #expect(Self.logged(frame: multibulk, writer: writer) == [Array("GET".utf8), Array("key".utf8)])
+        #expect(Self.logged(frame: Array("*2\r\n$3\r\nGE".utf8), writer: writer).isEmpty)
         let inline = Array("PING hello\r\n".utf8)
-        #expect(inline.withUnsafeBytes { SlowLog.truncatedArguments(frame: $0) } == [Array("PING".utf8), Array("hello".utf8)])
-        #expect(Array("*2\r\n$3\r\nGE".utf8).withUnsafeBytes { SlowLog.truncatedArguments(frame: $0) }.isEmpty)
+        #expect(Self.logged(frame: inline, writer: writer) == [Array("PING".utf8), Array("hello".utf8)])
+        #expect(Self.logged(frame: multibulk, writer: writer) == [Array("GET".utf8), Array("key".utf8)])
+    }
+
+    @Test("a full ring hands back the dropped entry's arguments buffer; entries keep theirs")
+    func bufferReuse() {
+        var log = SlowLog(capacity: 2)
+        #expect(log.add(Self.entry(1)).isEmpty)
+        #expect(log.add(Self.entry(2)).isEmpty)
+        let dropped = log.add(SlowLogEntry(id: 3, timestamp: 0, durationMicros: 1, arguments: [Array("SET".utf8)],
+                                           clientAddress: "", clientName: ""))
+        #expect(SlowLog.decodeArguments(dropped) == [Array("GET".utf8)])
+        #expect(log.newestFirst.map(\.arguments) == [[Array("SET".utf8)], [Array("GET".utf8)]])
+        var off = SlowLog(capacity: 0)
+        #expect(off.add(Self.entry(4)) == Self.entry(4).argumentsRESP)
     }
 
     @Test("SLOWLOG GET's reply has Redis's shape")
