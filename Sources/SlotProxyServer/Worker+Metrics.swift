@@ -83,9 +83,8 @@ extension Worker {
         stats.errorStats.add(index, 1)
     }
 
-    /// Adds a slow command to this worker's slow log.
-    /// Logs a slow request: `writeArguments` appends its arguments with the worker's writer
-    /// to a buffer the slow log gave back.
+    /// Adds a slow request to this worker's slow log: `writeArguments` appends its arguments
+    /// with the worker's writer to a buffer the slow log gave back.
     func logSlow(micros: Int, client: ClientSession, writeArguments: (inout [UInt8], SlowLogWriter) -> Void) {
         var arguments: [UInt8] = []
         swap(&arguments, &slowlogBuffer)

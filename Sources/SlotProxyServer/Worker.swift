@@ -7,11 +7,11 @@
 // The loop runs one libevent iteration (read callbacks parse requests and queue them on
 // backend connections; backend callbacks queue replies on clients), then flushes every
 // connection that got bytes: requests from many clients bound for one primary leave in one
-// write, and a pipelining client gets all its ready replies in one write (waiting an
-// iteration or two for the rest of them while they are in flight, see `flushClients`).
+// write, and a pipelining client gets all its ready replies in one write (waiting up to 1 ms
+// for the rest of them while they are in flight, see `flushClients`).
 //
-//   loop { event_base_loop(ONCE, or only a poll while client writes wait) → callbacks mark
-//          connections dirty → flush dirty backends, then clients }
+//   loop { event_base_loop(ONCE, its sleep cut to 1 ms while client writes wait) → callbacks
+//          mark connections dirty → flush dirty backends, then clients }
 //
 // A new cluster view (slot map + command table) published by the topology thread is
 // adopted between iterations; the topology thread wakes the loop with `wake()`.

@@ -106,7 +106,7 @@ public struct SlowLog: Sendable {
         out.append(10)
     }
 
-    /// The arguments of an `argumentsRESP` (what `appendArguments` wrote), one by one.
+    /// The arguments of an `argumentsRESP` (what `SlowLogWriter` wrote), one by one.
     public static func decodeArguments(_ resp: [UInt8]) -> [[UInt8]] {
         var at = 0
         func number() -> Int? {
@@ -224,7 +224,7 @@ public final class SlowLogWriter {
         put(")")
         let length = end - text
         let afterHeader = RESPEncoding.writeHeader(UInt8(ascii: "$"), length, at: at)
-        (afterHeader).update(from: text, count: length)
+        afterHeader.update(from: text, count: length)
         afterHeader[length] = 13
         afterHeader[length + 1] = 10
         return afterHeader + length + 2
