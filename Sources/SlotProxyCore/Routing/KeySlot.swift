@@ -22,6 +22,9 @@ extension CommandSpec {
         var slot = SlotMap.unassigned
         var cross = false
         let extraction = forEachKey(in: args) { i in
+            // Past a second slot the answer is CROSSSLOT (or invalid, which the walk still
+            // finds): no need to hash the rest (a split hashes every key again anyway).
+            guard !cross else { return }
             let s = HashSlot(key: args[i]).rawValue
             if slot == SlotMap.unassigned {
                 slot = s
