@@ -29,4 +29,37 @@ struct KeySlotTests {
         #expect(CommandTable.snapshot.lookup("mget")!.singleKeyIndex == 0)
         #expect(CommandTable.snapshot.lookup("sort")!.singleKeyIndex == 0)
     }
+
+    @Test("past a second slot the rest is not hashed, and a key count found bad after it is still invalid")
+    func crossSlotStopsHashing() {
+        let requests: [[String]] = [
+            ["MSET", "{a}1", "v", "{b}2", "v", "{c}3", "v"],
+            ["MSET", "{a}1", "v", "{a}2", "v"],
+            ["MGET", "{a}1", "{b}2", "{a}3"],
+            ["DEL", "{a}1"],
+            ["ZUNIONSTORE", "{a}d", "2", "{b}1", "{c}2"],
+            ["ZUNIONSTORE", "{a}d", "3", "{b}1", "{c}2"],
+            ["ZUNIONSTORE", "{a}d", "2", "{a}1", "{a}2"],
+            ["EVAL", "return 1", "3", "{a}1", "{b}2"],
+            ["EVAL", "return 1", "2", "{a}1", "{b}2"],
+            ["XREAD", "STREAMS", "{a}1", "{b}2", "0", "0"],
+            ["PING"],
+        ]
+        for args in requests {
+            let spec = CommandTable.snapshot.lookup(args[0].lowercased())!
+            OwnedRequest(args).withArguments { view in
+                // The reference: every key hashed.
+                var slots: [UInt16] = []
+                let extraction = spec.forEachKey(in: view) { slots.append(HashSlot(key: view[$0]).rawValue) }
+                let expected: KeySlot = extraction == .invalid ? .invalid
+                    : slots.isEmpty ? .none
+                    : Set(slots).count > 1 ? .crossSlot : .single(HashSlot(rawValue: slots[0]))
+                #expect(spec.keySlot(in: view) == expected, "\(args)")
+            }
+        }
+        let zunion = CommandTable.snapshot.lookup("zunionstore")!
+        OwnedRequest(["ZUNIONSTORE", "{a}d", "3", "{b}1", "{c}2"]).withArguments { view in
+            #expect(zunion.keySlot(in: view) == .invalid, "numkeys past the arguments, after two slots")
+        }
+    }
 }
