@@ -334,14 +334,12 @@ final class ClientSession {
     }
 
     private func logSlow(_ micros: Int, request: UnsafeRawBufferPointer?, sequence: UInt64) {
-        let dispatched = dispatchArguments
-        let merge = request == nil && dispatched == nil ? replies.merge(for: sequence) : nil
         worker.logSlow(micros: micros, client: self) { out, writer in
             if let request {
                 writer.append(frame: request, to: &out)
-            } else if let dispatched {
+            } else if let dispatched = dispatchArguments {
                 writer.append(dispatched, to: &out)
-            } else if let merge, merge.hasSlowlogFrame {
+            } else if let merge = replies.merge(for: sequence), merge.hasSlowlogFrame {
                 merge.slowlogFrame.withUnsafeBytes { writer.append(frame: $0, to: &out) }
             } else {
                 RESPEncoding.appendHeader(UInt8(ascii: "*"), 0, to: &out)

@@ -34,11 +34,8 @@ public struct SlowLogEntry: Sendable, Equatable {
     /// An entry with these arguments (already truncated as Redis logs them).
     public init(id: Int64, timestamp: Int64, durationMicros: Int64, arguments: [[UInt8]], clientAddress: String,
                 clientName: String) {
-        var resp: [UInt8] = []
-        RESPEncoding.appendHeader(UInt8(ascii: "*"), arguments.count, to: &resp)
-        for a in arguments { a.withUnsafeBytes { SlowLog.appendBulk($0, to: &resp) } }
-        self.init(id: id, timestamp: timestamp, durationMicros: durationMicros, argumentsRESP: resp,
-                  clientAddress: clientAddress, clientName: clientName)
+        self.init(id: id, timestamp: timestamp, durationMicros: durationMicros,
+                  argumentsRESP: RESPValueEncoder.command(arguments), clientAddress: clientAddress, clientName: clientName)
     }
 
     /// The arguments one by one (decoded from `argumentsRESP`).
@@ -97,38 +94,10 @@ public struct SlowLog: Sendable {
 
     // MARK: - Arguments
 
-    /// Appends `$<len>\r\n<bytes>\r\n`.
-    @inline(__always)
-    static func appendBulk(_ bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
-        RESPEncoding.appendHeader(UInt8(ascii: "$"), bytes.count, to: &out)
-        out.append(contentsOf: bytes)
-        out.append(13)
-        out.append(10)
-    }
-
-    /// The arguments of an `argumentsRESP` (what `SlowLogWriter` wrote), one by one.
+    /// The arguments in an `argumentsRESP` (what `SlowLogWriter` wrote), one by one.
     public static func decodeArguments(_ resp: [UInt8]) -> [[UInt8]] {
-        var at = 0
-        func number() -> Int? {
-            guard at < resp.count, resp[at] == UInt8(ascii: "*") || resp[at] == UInt8(ascii: "$") else { return nil }
-            at += 1
-            var n = 0
-            while at < resp.count, resp[at] != 13 {
-                guard resp[at] >= UInt8(ascii: "0") && resp[at] <= UInt8(ascii: "9") else { return nil }
-                n = n * 10 + Int(resp[at] - UInt8(ascii: "0"))
-                at += 1
-            }
-            at += 2
-            return n
-        }
-        guard let count = number() else { return [] }
-        var out: [[UInt8]] = []
-        for _ in 0..<count {
-            guard let length = number(), at + length + 2 <= resp.count else { break }
-            out.append(Array(resp[at..<(at + length)]))
-            at += length + 2
-        }
-        return out
+        guard let decoded = try? RESPValueDecoder.decode(resp), case .array(let items) = decoded.value else { return [] }
+        return items.compactMap { if case .bulkString(let bytes) = $0 { bytes } else { nil } }
     }
 
     // MARK: - Replies
@@ -206,28 +175,25 @@ public final class SlowLogWriter {
     /// Writes the bulk string `<kept>... (<more> more <what>)` at `at`.
     private func writeNote(kept: UnsafeRawBufferPointer, more: Int, _ what: StaticString,
                            at: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
-        // The text first, 24 bytes on (room for the longest header), then the header before it.
-        let text = at + RESPEncoding.maxHeaderLength
-        var end = text
+        let open: StaticString = "... (", middle: StaticString = " more ", close: StaticString = ")"
+        let length = kept.count + open.utf8CodeUnitCount + RESPEncoding.decimalDigits(UInt(more))
+            + middle.utf8CodeUnitCount + what.utf8CodeUnitCount + close.utf8CodeUnitCount
+        var end = RESPEncoding.writeHeader(UInt8(ascii: "$"), length, at: at)
         func put(_ bytes: UnsafeRawBufferPointer) {
-            if let source = bytes.baseAddress, bytes.count > 0 {
-                UnsafeMutableRawPointer(end).copyMemory(from: source, byteCount: bytes.count)
-                end += bytes.count
-            }
+            guard let source = bytes.baseAddress, bytes.count > 0 else { return }
+            UnsafeMutableRawPointer(end).copyMemory(from: source, byteCount: bytes.count)
+            end += bytes.count
         }
         func put(_ s: StaticString) { put(UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount)) }
         put(kept)
-        put("... (")
+        put(open)
         end = RESPEncoding.writeDecimal(UInt(more), at: end)
-        put(" more ")
+        put(middle)
         put(what)
-        put(")")
-        let length = end - text
-        let afterHeader = RESPEncoding.writeHeader(UInt8(ascii: "$"), length, at: at)
-        afterHeader.update(from: text, count: length)
-        afterHeader[length] = 13
-        afterHeader[length + 1] = 10
-        return afterHeader + length + 2
+        put(close)
+        end[0] = 13
+        end[1] = 10
+        return end + 2
     }
 }
 

@@ -47,13 +47,20 @@ public enum RESPEncoding {
         }
     }
 
-    /// Writes the decimal digits of `n` at `at`.
+    /// How many decimal digits `n` has.
     @inline(__always)
-    static func writeDecimal(_ n: UInt, at: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+    static func decimalDigits(_ n: UInt) -> Int {
         var digits = 1
         var v = n / 10
         while v > 0 { digits += 1; v /= 10 }
-        v = n
+        return digits
+    }
+
+    /// Writes the decimal digits of `n` at `at`.
+    @inline(__always)
+    static func writeDecimal(_ n: UInt, at: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+        let digits = decimalDigits(n)
+        var v = n
         for i in stride(from: digits - 1, through: 0, by: -1) {
             at[i] = UInt8(ascii: "0") &+ UInt8(v % 10)
             v /= 10
